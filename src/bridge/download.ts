@@ -1,0 +1,133 @@
+/**
+ * One object from the provider to git-lfs (DESIGN.md flow, step 4; PROTOCOL.md §3, §6): continue the partial
+ * in <lfs>/incomplete/lfs-bridge, hash in order as bytes land, verify SHA-256 == oid, and only then hand a
+ * complete file over in <lfs>/tmp. A mismatch deletes the partial, retries once from zero, then fails with 422.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BridgeError, transient } from '../errors.js';
+import type { TransferContext } from './context.js';
+import { type Lock, tryLock } from './lock.js';
+import type { ProgressMeter } from './progress.js';
+import type { TransferRequest } from './protocol.js';
+import { withRetry } from './retry.js';
+import { hashPrefix } from './source.js';
+import { ObjectHash, tap } from './tap.js';
+
+export interface Downloaded {
+  /** The verified file for `complete.path`. */
+  path: string;
+  /** Unlock after `complete` has been sent. */
+  release(): Promise<void>;
+}
+
+export async function download(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<Downloaded> {
+  const paths = await ctx.lfsPaths();
+  await mkdir(paths.incomplete, { recursive: true });
+  await mkdir(paths.tmp, { recursive: true });
+  const lock: Lock | null = await tryLock(join(paths.incomplete, `${req.oid}.lock`));
+  // A live process holds the resumable slot: download to a private name, without resume.
+  const part = join(paths.incomplete, lock ? `${req.oid}.part` : `${req.oid}.${process.pid}-${unique()}.part`);
+  // The sidecar tells `lfs-bridge status` how big the object will be.
+  const state = join(paths.incomplete, `${req.oid}.state`);
+  if (lock) await writeFile(state, JSON.stringify({ size: req.size }));
+  try {
+    for (let round = 1; ; round++) {
+      try {
+        await fetchInto(ctx, req, part, meter);
+        break;
+      } catch (e) {
+        if (!(e instanceof BridgeError && e.kind === 'Corrupt') || round > 1) throw e;
+        ctx.log.info(`${e.message}; deleting the partial and downloading ${req.oid} again from byte 0`);
+        await rm(part, { force: true });
+      }
+    }
+    const handover = join(paths.tmp, `lfs-bridge-${req.oid}-${process.pid}-${unique()}`);
+    await rename(part, handover); // same filesystem; frees the resume slot
+    if (lock) await rm(state, { force: true });
+    const now = new Date();
+    await utimes(handover, now, now); // a resumed partial can be older than git-lfs's one-hour tmp sweep
+    return { path: handover, release: async () => lock?.release() };
+  } catch (e) {
+    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt')) await rm(part, { force: true });
+    await lock?.release();
+    throw e;
+  }
+}
+
+const unique = () => randomBytes(4).toString('hex');
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/** Brings `part` to the whole verified object, continuing from what it already holds. */
+async function fetchInto(ctx: TransferContext, req: TransferRequest, part: string, meter: ProgressMeter) {
+  const p = ctx.provider;
+  let have = await sizeOf(part);
+  if (have > req.size) {
+    await truncate(part, 0);
+    have = 0;
+  }
+  let hash = new ObjectHash(req.oid, req.size);
+  if (have > 0) {
+    await hashPrefix(part, hash, have); // re-hash the prefix once: it is evidence, not trust
+    ctx.log.info(`resuming download of ${req.oid} at byte ${have} of ${req.size}`);
+  }
+  meter.update(have);
+  await withRetry(async () => {
+    const onDisk = await sizeOf(part);
+    if (onDisk !== hash.pos) {
+      // An earlier attempt hashed bytes that never reached the disk (or the reverse): rebuild from the file.
+      hash = new ObjectHash(req.oid, req.size);
+      await hashPrefix(part, hash, onDisk);
+    }
+    const from = hash.pos;
+    if (from === req.size) {
+      if (req.size === 0) await (await open(part, 'a')).close();
+      return;
+    }
+    const r = await p.openRead(req.oid, req.size, from, req.size);
+    if (r.start > from)
+      throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);
+    // 200 instead of 206: the server ignored the Range. Skip what we have; never write it at `from`.
+    const body = r.start < from ? r.body.pipe(skipBytes(from - r.start)) : r.body;
+    if (body !== r.body) r.body.on('error', (e) => body.destroy(e));
+    const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate });
+    await pipeline(body, t, createWriteStream(part, { flags: 'a', highWaterMark: 1 << 20 }));
+    if (hash.pos < req.size)
+      throw transient(`${p.name} ended the body of ${req.oid} at byte ${hash.pos} of ${req.size}`);
+    if (hash.pos > req.size) throw new BridgeError('Corrupt', false, `${p.name} sent more than ${req.size} bytes`);
+  }, ctx.retry);
+  hash.verify(`download of ${req.oid} from ${p.name}`);
+  const fh = await open(part, 'r+');
+  try {
+    await fh.sync(); // complete and durable before git-lfs renames it into objects/
+  } finally {
+    await fh.close();
+  }
+}
+
+function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        return cb();
+      }
+      const rest = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      cb(null, rest);
+    },
+  });
+}

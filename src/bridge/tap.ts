@@ -1,0 +1,103 @@
+/**
+ * The one pass every byte takes between the disk and a provider, in either direction: SHA-256 (and the
+ * provider's hash) in object order, progress, the bandwidth limit, and — on uploads — verification before
+ * the object's last byte leaves, so a corrupt source can never be committed.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { corrupt } from '../errors.js';
+import { type Hasher, sha256Hasher } from '../hash/index.js';
+import type { RateLimiter } from './ratelimit.js';
+
+/** Hashes an object's bytes exactly once each, in order, whatever order of (re)sends they pass by in. */
+export class ObjectHash {
+  private readonly sha = sha256Hasher();
+  /** Bytes [0, pos) have been hashed. */
+  pos = 0;
+  private sha256?: string;
+  private serverDigest?: string;
+
+  constructor(
+    readonly oid: string,
+    readonly size: number,
+    private readonly server: Hasher | null = null,
+  ) {}
+
+  /** Feeds `buf`, which holds object bytes starting at `at`; bytes before `pos` were hashed already. */
+  feed(buf: Uint8Array, at: number): void {
+    if (at > this.pos) throw new Error(`hash gap: have ${this.pos}, got bytes at ${at}`);
+    if (at + buf.length > this.size) throw corrupt(`more than the ${this.size} bytes of ${this.oid}`);
+    const skip = this.pos - at;
+    if (skip >= buf.length) return;
+    const part = skip > 0 ? buf.subarray(skip) : buf;
+    this.sha.update(part);
+    this.server?.update(part);
+    this.pos += part.length;
+  }
+
+  get complete(): boolean {
+    return this.pos === this.size;
+  }
+
+  /** SHA-256 of the whole object; only once complete. */
+  digest(): string {
+    if (!this.complete) throw new Error(`digest before the end: ${this.pos}/${this.size}`);
+    this.sha256 ??= this.sha.digest();
+    return this.sha256;
+  }
+
+  serverHash(): string | undefined {
+    if (!this.server) return undefined;
+    this.serverDigest ??= this.server.digest();
+    return this.serverDigest;
+  }
+
+  /** Throws Corrupt when the complete object's SHA-256 is not its oid. */
+  verify(what: string): void {
+    const got = this.digest();
+    if (got !== this.oid) throw corrupt(`${what}: SHA-256 is ${got}, expected ${this.oid}`);
+  }
+}
+
+export interface TapOptions {
+  hash: ObjectHash;
+  /** Object offset of the first byte that will pass. */
+  start: number;
+  /** Called with the object position after each piece passes. */
+  onPosition?: (pos: number) => void;
+  rate?: RateLimiter;
+  /** Upload: check the SHA-256 before the object's last byte is passed on. */
+  verifyBeforeEnd?: string;
+}
+
+export function tap(o: TapOptions): Transform {
+  let at = o.start;
+  const check = (): Error | null => {
+    if (!o.verifyBeforeEnd || !o.hash.complete) return null;
+    try {
+      o.hash.verify(o.verifyBeforeEnd);
+      return null;
+    } catch (e) {
+      return e as Error;
+    }
+  };
+  return new Transform({
+    readableHighWaterMark: 1 << 20,
+    writableHighWaterMark: 1 << 20,
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      o.hash.feed(chunk, at);
+      at += chunk.length;
+      const bad = check();
+      if (bad) return cb(bad);
+      const pass = () => {
+        o.onPosition?.(at);
+        cb(null, chunk);
+      };
+      const wait = o.rate?.take(chunk.length) ?? 0;
+      if (wait > 0) setTimeout(pass, wait);
+      else pass();
+    },
+    flush(cb) {
+      cb(o.hash.size === 0 ? check() : null); // a zero-byte object has no last piece to check on
+    },
+  });
+}

@@ -1,0 +1,246 @@
+/**
+ * One object from <lfs>/objects to the provider (DESIGN.md flow, step 3): stat first (nothing is sent for an
+ * object already there), a one-shot put for small objects, otherwise a chunked session that resumes from the
+ * server's committed offset. Every byte is hashed once as it is sent; the source is verified before its last
+ * byte leaves; the server's size and hash are checked after the commit.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream';
+import { BridgeError, badRequest, corrupt } from '../errors.js';
+import { serverHasher } from '../hash/index.js';
+import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
+import type { TransferContext } from './context.js';
+import { waitLock } from './lock.js';
+import type { ProgressMeter } from './progress.js';
+import type { TransferRequest } from './protocol.js';
+import { type ResumeRecord, type ResumeStore, resumeKey } from './resume.js';
+import { withRetry } from './retry.js';
+import { hashPrefix, readRange } from './source.js';
+import { ObjectHash, tap } from './tap.js';
+
+/** How long an upload waits for another local process uploading the same oid. */
+const LOCK_WAIT_MS = 15 * 60_000;
+
+export async function upload(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<void> {
+  const src = await checkSource(req);
+  const p = ctx.provider;
+  const lock = await waitLock(join(ctx.lockDir, `upload-${p.name}-${p.destination}-${req.oid}.lock`), LOCK_WAIT_MS);
+  if (!lock) throw new BridgeError('Transient', false, `another lfs-bridge process is still uploading ${req.oid}`);
+  try {
+    const remote = await withRetry(() => p.stat(req.oid), ctx.retry);
+    if (remote && sameObject(p, remote, req)) {
+      ctx.log.debug(`${req.oid} is already on ${p.name}: nothing to send`);
+      return meter.finish();
+    }
+    if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: replacing it`);
+    if (req.size <= p.caps.simpleUploadMax) await putSmall(ctx, req, src, meter);
+    else await sessionUpload(ctx, req, src, meter);
+    meter.finish();
+  } finally {
+    await lock.release();
+  }
+}
+
+async function checkSource(req: TransferRequest): Promise<string> {
+  const src = req.path as string;
+  let st: Awaited<ReturnType<typeof stat>>;
+  try {
+    st = await stat(src);
+  } catch (e) {
+    throw badRequest(`cannot read ${src} for ${req.oid}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  if (!st.isFile()) throw badRequest(`${src} is not a file`);
+  if (st.size !== req.size)
+    throw badRequest(`${src} has ${st.size} bytes, but git-lfs says ${req.oid} has ${req.size}`);
+  return src;
+}
+
+/** Content-addressed: the right size under the oid's name is the object, and a SHA-256 the provider gives must match. */
+function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): boolean {
+  if (remote.size !== req.size) return false;
+  return !(p.caps.serverHash === 'sha256' && remote.hash && remote.hash !== req.oid);
+}
+
+function checkCommitted(p: Provider, res: RemoteObject, hash: ObjectHash): void {
+  if (res.size !== hash.size) throw corrupt(`${p.name} stored ${res.size} bytes of ${hash.oid}, expected ${hash.size}`);
+  if (!res.hash) return;
+  const want = p.caps.serverHash === 'sha256' ? hash.oid : hash.serverHash();
+  if (want && res.hash.toLowerCase() !== want.toLowerCase()) {
+    throw corrupt(`${p.name} reports hash ${res.hash} for ${hash.oid}, but the bytes sent hash to ${want}`);
+  }
+}
+
+/** A source stream of [from, from+length) through the tap: hashing, progress, rate limit, verification. */
+function body(ctx: TransferContext, src: string, hash: ObjectHash, from: number, length: number, meter: ProgressMeter) {
+  const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate, verifyBeforeEnd: src });
+  pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
+  return t;
+}
+
+async function putSmall(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
+  const p = ctx.provider;
+  let hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+  const res = await commitOrAdopt(ctx, req, () => {
+    hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+    return p.putSmall(req.oid, req.size, body(ctx, src, hash, 0, req.size, meter));
+  });
+  await complete(src, hash);
+  checkCommitted(p, res, hash);
+}
+
+/** Finishes the hash from the local file when the object was adopted rather than sent to the end. */
+async function complete(src: string, hash: ObjectHash): Promise<void> {
+  if (!hash.complete) await hashPrefix(src, hash, hash.size);
+  hash.verify(src);
+}
+
+/** Picks the chunk size: configured or default, within the provider's limits, a multiple of its alignment. */
+export function chunkSizeFor(p: Provider, configured?: number): number {
+  const { chunkAlign, chunkMax, chunkDefault } = p.caps;
+  const want = Math.min(configured ?? chunkDefault, chunkMax);
+  return Math.max(chunkAlign, Math.floor(want / chunkAlign) * chunkAlign);
+}
+
+async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
+  const p = ctx.provider;
+  const chunk = chunkSizeFor(p, ctx.config.chunkSize);
+  const useRecords = p.caps.sessionsSurviveRestart && !p.caps.sessionFromOid;
+  const store = useRecords ? await ctx.resume() : null;
+  const key = resumeKey({ provider: p.name, account: p.account, destination: p.destination, oid: req.oid });
+
+  for (let restart = 0; ; restart++) {
+    const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
+    const hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+    try {
+      await hashPrefix(src, hash, offset);
+      meter.update(offset); // a resumed prefix is reported in one event, and releases git-lfs's other workers
+      await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
+      await complete(src, hash);
+      const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
+      checkCommitted(p, res, hash);
+      await store?.delete(key);
+      return;
+    } catch (e) {
+      if (e instanceof SessionGone && restart === 0) {
+        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
+        await store?.delete(key);
+        continue;
+      }
+      if (e instanceof BridgeError && e.kind === 'Corrupt') {
+        await p.abortUpload(session).catch(() => {});
+        await store?.delete(key);
+      }
+      throw e;
+    }
+  }
+}
+
+class SessionGone extends Error {}
+
+async function openSession(
+  ctx: TransferContext,
+  req: TransferRequest,
+  store: ResumeStore | null,
+  key: string,
+  chunk: number,
+  fresh: boolean,
+): Promise<{ session: UploadSession; offset: number }> {
+  const p = ctx.provider;
+  const query = (s: UploadSession) => withRetry(() => p.queryUpload(s), ctx.retry);
+  if (p.caps.sessionFromOid) {
+    const session = await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry);
+    const offset = fresh ? 0 : await query(session);
+    if (offset <= req.size) return { session, offset };
+    await p.abortUpload(session);
+    return { session: await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry), offset: 0 };
+  }
+  const rec = store && !fresh ? await store.get(key) : null;
+  if (rec) {
+    const lifetime = p.caps.sessionLifetimeMs;
+    const expired = lifetime !== undefined && ctx.now() - rec.createdAt > lifetime - 60_000;
+    if (rec.size === req.size && !expired) {
+      try {
+        const offset = await query(rec.session);
+        if (offset <= req.size) {
+          ctx.log.info(`resuming upload of ${req.oid} at byte ${offset} of ${req.size}`);
+          return { session: rec.session, offset };
+        }
+      } catch (e) {
+        if (!(e instanceof BridgeError && e.kind === 'NotFound')) throw e;
+      }
+    }
+    await store?.delete(key);
+  }
+  const session = await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry);
+  const record: ResumeRecord = {
+    provider: p.name,
+    account: p.account,
+    destination: p.destination,
+    oid: req.oid,
+    size: req.size,
+    chunkSize: chunk,
+    session,
+    createdAt: ctx.now(),
+    offset: 0,
+  };
+  await store?.put(record); // before the first chunk: a crash after it is resumable
+  return { session, offset: 0 };
+}
+
+async function sendChunks(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  session: UploadSession,
+  hash: ObjectHash,
+  start: number,
+  chunk: number,
+  meter: ProgressMeter,
+  store: ResumeStore | null,
+  key: string,
+): Promise<void> {
+  const p = ctx.provider;
+  let offset = start;
+  while (offset < req.size) {
+    const chunkEnd = Math.min(req.size, offset + chunk);
+    offset = await withRetry(async (attempt) => {
+      let from = offset;
+      if (attempt > 1) {
+        // The server is the truth after a failure: it may have kept all, some or none of the chunk.
+        from = await p.queryUpload(session).catch((e) => {
+          throw e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e;
+        });
+        if (from > req.size || from < 0)
+          throw corrupt(`${p.name} reports offset ${from} for a ${req.size}-byte upload`);
+        if (from >= chunkEnd) return from;
+      }
+      if (from > hash.pos) await hashPrefix(src, hash, from);
+      const length = Math.min(chunk, req.size - from);
+      const body1 = body(ctx, src, hash, from, length, meter);
+      return p.uploadChunk(session, from, length, body1, from + length === req.size);
+    }, ctx.retry).catch((e) => {
+      throw e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e;
+    });
+    if (store) {
+      const rec = await store.get(key);
+      if (rec) await store.put({ ...rec, offset }).catch(() => {}); // a hint for `status` only
+    }
+  }
+}
+
+/**
+ * Runs a commit with retries. A Conflict (another writer stored the oid first) or a NotFound (our commit went
+ * through and its answer was lost, so the session is gone) is settled by the stored object itself.
+ */
+async function commitOrAdopt(ctx: TransferContext, req: TransferRequest, op: () => Promise<RemoteObject>) {
+  const p = ctx.provider;
+  try {
+    return await withRetry(op, ctx.retry);
+  } catch (e) {
+    if (!(e instanceof BridgeError) || (e.kind !== 'Conflict' && e.kind !== 'NotFound')) throw e;
+    const remote = await withRetry(() => p.stat(req.oid), ctx.retry);
+    if (remote && remote.size === req.size) return remote;
+    throw e;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The bridge's settings, read from the repository's git config (written by `lfs-bridge setup`).
+ * `.lfsconfig` is never read here: a committed file must not silently redirect where objects go.
+ */
+import { configError } from '../errors.js';
+import { gitConfigMap } from '../git.js';
+import { parseSize } from './size.js';
+
+export const providerNames = ['local', 'dropbox', 'gdrive', 'onedrive'] as const;
+export type ProviderName = (typeof providerNames)[number];
+export const isProviderName = (s: string): s is ProviderName => (providerNames as readonly string[]).includes(s);
+
+export const DEFAULT_DOWNLOAD_STREAMS = 4;
+
+export interface BridgeConfig {
+  provider: ProviderName;
+  root: string;
+  /** Upload chunk size in bytes, before rounding to the provider's alignment. */
+  chunkSize?: number;
+  downloadStreams: number;
+  /** Bandwidth limit per process, bytes per second. */
+  maxRate?: number;
+  account?: string;
+  /** Every lfs-bridge.* key as git returned it (lowercased), for provider-specific keys. */
+  raw: Map<string, string>;
+}
+
+/** Reads lfs-bridge.* for the repository at cwd; throws a Config error naming the fix when it is not set up. */
+export async function loadConfig(cwd?: string): Promise<BridgeConfig> {
+  const raw = await gitConfigMap('^lfs-bridge\\.', cwd);
+  return parseConfig(raw);
+}
+
+export function parseConfig(raw: Map<string, string>): BridgeConfig {
+  const provider = raw.get('lfs-bridge.provider') ?? '';
+  if (!provider)
+    throw configError('this repository is not set up: run lfs-bridge setup --provider <name> --root <root>');
+  if (!isProviderName(provider)) {
+    throw configError(`unknown provider "${provider}" in lfs-bridge.provider: use one of ${providerNames.join(', ')}`);
+  }
+  const root = raw.get('lfs-bridge.root') ?? '';
+  if (!root) throw configError(`lfs-bridge.root is not set: run lfs-bridge setup --provider ${provider} --root <root>`);
+  const size = (key: string) => {
+    const v = raw.get(key);
+    if (v === undefined || v === '') return undefined;
+    try {
+      return parseSize(v, key);
+    } catch (e) {
+      throw configError((e as Error).message);
+    }
+  };
+  const streamsRaw = raw.get('lfs-bridge.downloadstreams');
+  const downloadStreams = streamsRaw ? Number(streamsRaw) : DEFAULT_DOWNLOAD_STREAMS;
+  if (!Number.isInteger(downloadStreams) || downloadStreams < 1 || downloadStreams > 64) {
+    throw configError(`lfs-bridge.downloadstreams must be a whole number from 1 to 64, got "${streamsRaw}"`);
+  }
+  const chunkSize = size('lfs-bridge.chunksize');
+  if (chunkSize === 0) throw configError('lfs-bridge.chunksize must be more than 0');
+  const maxRate = size('lfs-bridge.maxrate') || undefined;
+  return {
+    provider,
+    root,
+    chunkSize,
+    downloadStreams,
+    maxRate,
+    account: raw.get('lfs-bridge.account') || undefined,
+    raw,
+  };
+}

@@ -1,0 +1,26 @@
+/** Hashers for the object (SHA-256 = the oid) and for each provider's server-side hash kind. */
+import { createHash } from 'node:crypto';
+import type { ServerHashKind } from '../providers/types.js';
+
+export interface Hasher {
+  update(b: Uint8Array): unknown;
+  digest(): string;
+}
+
+export const sha256Hasher = (): Hasher => {
+  const h = createHash('sha256');
+  return { update: (b) => h.update(b), digest: () => h.digest('hex') };
+};
+
+/** A fresh hasher of the given kind, or null for 'none' (and for 'sha256', which the oid already covers). */
+export function serverHasher(kind: ServerHashKind): Hasher | null {
+  switch (kind) {
+    case 'none':
+    case 'sha256':
+      return null;
+    default:
+      throw new Error(`no hasher for ${kind} yet`);
+  }
+}
+
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

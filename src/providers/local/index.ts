@@ -1,0 +1,186 @@
+/**
+ * `local`: a folder — a NAS mount, a USB disk, or a folder a desktop sync client mirrors — laid out like
+ * .git/lfs/objects (<root>/<oid[0:2]>/<oid[2:4]>/<oid>). Objects appear under their name only when complete
+ * (write to a partial, fsync, rename). Its upload "session" is that partial, named from the oid and host, so
+ * an interrupted push resumes from the partial's length with no keychain at all.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
+import { objectKey } from '../index.js';
+import type { Capabilities, Provider, ProviderContext, ProviderModule, RemoteObject, UploadSession } from '../types.js';
+
+const MiB = 1024 * 1024;
+
+export const caps = {
+  chunkAlign: 1,
+  chunkMax: Number.MAX_SAFE_INTEGER,
+  chunkDefault: 64 * MiB, // only a resume checkpoint here: the partial keeps every byte written anyway
+  simpleUploadMax: 4 * MiB,
+  serverHash: 'none',
+  sessionsSurviveRestart: true,
+  sessionFromOid: true,
+  parallelRanges: true,
+  needsKeychain: false,
+} as const satisfies Capabilities;
+
+/** Partials live inside the root, so the final rename never crosses a filesystem. */
+const INCOMING = '.lfs-bridge-incoming';
+
+interface LocalSession extends UploadSession {
+  partial: string;
+  oid: string;
+  size: number;
+}
+
+function rootOf(ctx: ProviderContext): string {
+  const root = ctx.config.root;
+  if (!isAbsolute(root))
+    throw configError(
+      `lfs-bridge.root must be an absolute folder for local, got "${root}": run lfs-bridge setup again`,
+    );
+  return root;
+}
+
+async function checkRoot(root: string): Promise<void> {
+  try {
+    if (!(await stat(root)).isDirectory()) throw configError(`lfs-bridge.root ${root} is not a folder`);
+  } catch (e) {
+    if (e instanceof BridgeError) throw e;
+    throw configError(
+      `the local store ${root} is not reachable (${(e as NodeJS.ErrnoException).code}): is the disk or share mounted? (lfs-bridge.root)`,
+    );
+  }
+}
+
+class LocalProvider implements Provider {
+  readonly name = 'local' as const;
+  readonly caps = caps;
+  readonly account = '';
+  readonly destination: string;
+
+  constructor(readonly root: string) {
+    this.destination = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  }
+
+  private path(oid: string): string {
+    return join(this.root, ...objectKey(oid));
+  }
+
+  async stat(oid: string): Promise<RemoteObject | null> {
+    try {
+      const st = await stat(this.path(oid));
+      return st.isFile() ? { size: st.size } : null;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        await checkRoot(this.root); // a vanished mount is not "object missing"
+        return null;
+      }
+      throw toBridgeError(e, `local store ${this.root}`);
+    }
+  }
+
+  async putSmall(oid: string, size: number, body: Readable): Promise<RemoteObject> {
+    const dir = join(this.root, INCOMING);
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${oid}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await pipeline(body, createWriteStream(tmp, { highWaterMark: MiB }));
+      return await this.commit(tmp, oid, size);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw toBridgeError(e, 'local store');
+    }
+  }
+
+  async startUpload(oid: string, size: number): Promise<UploadSession> {
+    await mkdir(join(this.root, INCOMING), { recursive: true });
+    const partial = join(this.root, INCOMING, `${oid}.${hostname()}.part`);
+    return { partial, oid, size } satisfies LocalSession;
+  }
+
+  async uploadChunk(session: UploadSession, offset: number, length: number, body: Readable): Promise<number> {
+    const s = session as LocalSession;
+    try {
+      const have = await sizeOf(s.partial);
+      if (have < offset)
+        throw new BridgeError('Conflict', false, `partial ${s.partial} has ${have} bytes, chunk starts at ${offset}`);
+      if (have > offset) await truncate(s.partial, offset);
+      await pipeline(body, createWriteStream(s.partial, { flags: offset === 0 ? 'w' : 'a', highWaterMark: MiB }));
+      return offset + length;
+    } catch (e) {
+      throw toBridgeError(e, 'local store');
+    }
+  }
+
+  async queryUpload(session: UploadSession): Promise<number> {
+    return sizeOf((session as LocalSession).partial);
+  }
+
+  async finishUpload(session: UploadSession): Promise<RemoteObject> {
+    const s = session as LocalSession;
+    return this.commit(s.partial, s.oid, s.size);
+  }
+
+  async abortUpload(session: UploadSession): Promise<void> {
+    await rm((session as LocalSession).partial, { force: true });
+  }
+
+  /** fsync, then rename into place: a reader never sees a partial object under its final name. */
+  private async commit(tmp: string, oid: string, size: number): Promise<RemoteObject> {
+    const fh = await open(tmp, 'r+');
+    let got: number;
+    try {
+      got = (await fh.stat()).size;
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (got !== size)
+      throw new BridgeError('Corrupt', false, `local partial of ${oid} has ${got} bytes, expected ${size}`);
+    const final = this.path(oid);
+    await mkdir(join(final, '..'), { recursive: true });
+    await rename(tmp, final);
+    return { size: got };
+  }
+
+  async openRead(oid: string, _size: number, start: number, end: number) {
+    const path = this.path(oid);
+    const fh = await open(path, 'r').catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') {
+        await checkRoot(this.root);
+        throw notFound(`${oid} is not in the local store ${this.root}`);
+      }
+      throw toBridgeError(e, 'local store');
+    });
+    const body = fh.createReadStream({ start, end: end - 1, highWaterMark: MiB });
+    return { start, body };
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+const local: ProviderModule = {
+  caps,
+  async checkInit(ctx) {
+    await checkRoot(rootOf(ctx));
+  },
+  async create(ctx) {
+    const root = rootOf(ctx);
+    await checkRoot(root);
+    return new LocalProvider(root);
+  },
+};
+export default local;

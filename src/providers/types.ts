@@ -1,0 +1,99 @@
+/**
+ * The provider contract (DESIGN.md, STYLE.md §3): a few stateless primitives plus capabilities as data.
+ * Providers know their API; they never loop over chunks, retry, sleep, hash or report progress — src/bridge does.
+ */
+import type { Readable } from 'node:stream';
+import type { BridgeConfig, ProviderName } from '../config/index.js';
+import type { Logger } from '../log.js';
+
+/** The kind of content hash a provider reports for stored objects. */
+export type ServerHashKind = 'sha256' | 'dropbox' | 'quickxor' | 'none';
+
+export interface Capabilities {
+  /** Non-final upload chunks must be a multiple of this many bytes. */
+  readonly chunkAlign: number;
+  /** Largest chunk one request may carry. */
+  readonly chunkMax: number;
+  /** Chunk size used when lfs-bridge.chunksize is not set (measured; see BENCHMARKS.md). */
+  readonly chunkDefault: number;
+  /** Objects up to this size go in one putSmall request instead of a session. */
+  readonly simpleUploadMax: number;
+  readonly serverHash: ServerHashKind;
+  /** A session can be continued by another process: the bridge keeps its handle in a keychain resume record. */
+  readonly sessionsSurviveRestart: boolean;
+  /** The session handle follows from the oid alone (local: the partial file), so no resume record is kept. */
+  readonly sessionFromOid: boolean;
+  /** Sessions die after this long (ms); older resume records are dropped. */
+  readonly sessionLifetimeMs?: number;
+  /** Ranged reads may run in parallel on one object. */
+  readonly parallelRanges: boolean;
+  /** Needs the OS keychain (tokens, session URLs). `local` does not. */
+  readonly needsKeychain: boolean;
+}
+
+export interface RemoteObject {
+  size: number;
+  /** In the provider's `serverHash` kind, when it reports one. */
+  hash?: string;
+}
+
+/** A provider's upload-session handle. JSON-serialisable; may be a bearer secret (keychain only, never logged). */
+export type UploadSession = Record<string, unknown>;
+
+export interface ReadResult {
+  /** Where the body starts in the object: the requested start, or 0 when the server ignored the Range. */
+  start: number;
+  body: Readable;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  readonly caps: Capabilities;
+  /** Short stable id of the destination root, part of resume keys (the same oid may go to two roots). */
+  readonly destination: string;
+  /** Account the provider acts for ('' for local). */
+  readonly account: string;
+
+  stat(oid: string, signal?: AbortSignal): Promise<RemoteObject | null>;
+  /** One-request upload for objects up to caps.simpleUploadMax; the body errors if the source fails verification. */
+  putSmall(oid: string, size: number, body: Readable, signal?: AbortSignal): Promise<RemoteObject>;
+
+  startUpload(oid: string, size: number, signal?: AbortSignal): Promise<UploadSession>;
+  /**
+   * Sends [offset, offset+length) and resolves with the committed offset after it (it may be less than
+   * offset+length: the server keeps what it keeps). `last` marks the chunk that ends the object.
+   */
+  uploadChunk(
+    session: UploadSession,
+    offset: number,
+    length: number,
+    body: Readable,
+    last: boolean,
+    signal?: AbortSignal,
+  ): Promise<number>;
+  /** The server's committed offset; throws NotFound when the session is gone or expired. */
+  queryUpload(session: UploadSession, signal?: AbortSignal): Promise<number>;
+  /** Commits a session whose bytes are all sent. A Conflict means another writer stored the oid first. */
+  finishUpload(session: UploadSession, signal?: AbortSignal): Promise<RemoteObject>;
+  abortUpload(session: UploadSession): Promise<void>;
+
+  /** Reads [start, end) of the object (end exclusive). NotFound when it is not on the remote. */
+  openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult>;
+
+  close?(): Promise<void>;
+}
+
+export interface ProviderContext {
+  config: BridgeConfig;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** The repository's work-tree top, for relative settings. */
+  cwd: string;
+}
+
+export interface ProviderModule {
+  caps: Capabilities;
+  /** Cheap local checks for `init` (no network, no keychain, no SDK import). Throws a Config error. */
+  checkInit?(ctx: ProviderContext): Promise<void>;
+  create(ctx: ProviderContext): Promise<Provider>;
+}

@@ -1,0 +1,229 @@
+/**
+ * `lfs-bridge setup`: wires a repository to the agent in its own .git/config (git-lfs ignores agent keys in
+ * .lfsconfig), and optionally shares provider/root with the team through a committed file, which `setup` with no
+ * flags adopts in a fresh clone — visibly. At run time only .git/config counts.
+ *
+ * The team file is `.lfs-bridge` (git-config format), not `.lfsconfig`: git-lfs 3.3 prints "These unsafe
+ * '.lfsconfig' keys were ignored" for every key outside its short safe list, on every command. `.lfsconfig`
+ * is still read for adoption, for teams that put the keys there by hand.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isProviderName, type ProviderName, providerNames } from '../config/index.js';
+import { parseSize } from '../config/size.js';
+import { configError } from '../errors.js';
+import { git, gitConfigMap, gitOk } from '../git.js';
+
+export const AGENT = 'lfs-bridge';
+export const TEAM_FILE = '.lfs-bridge';
+const CT = `lfs.customtransfer.${AGENT}`;
+
+export interface SetupOptions {
+  cwd?: string;
+  provider?: string;
+  root?: string;
+  shared?: boolean;
+  chunkSize?: string;
+  maxRate?: string;
+  downloadStreams?: string;
+  account?: string;
+}
+
+export interface SetupResult {
+  top: string;
+  provider: ProviderName;
+  root: string;
+  /** Keys taken from the team file, when setup ran without --provider/--root. */
+  adopted: Record<string, string>;
+  /** The file they came from. */
+  adoptedFrom?: string;
+  /** Keys written to .git/config. */
+  written: Record<string, string>;
+  /** Keys written to the team file (--shared). */
+  shared: Record<string, string>;
+  notes: string[];
+}
+
+export async function workTreeTop(cwd?: string): Promise<string> {
+  const r = await git(['rev-parse', '--show-toplevel'], { cwd });
+  if (r.code !== 0 || !r.stdout.trim()) throw configError('not inside a git work tree: cd into your repository first');
+  return r.stdout.trim();
+}
+
+/** The command git-lfs runs: absolute node + absolute script, so GUI clients with a bare PATH still find it. */
+export function agentCommand(): { path: string; args: string } {
+  const script = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'run.js');
+  // git-lfs runs `sh -c "'<path>' <args>"`: args are shell-expanded, so quote the script path for sh.
+  return { path: process.execPath, args: `${shQuote(script)} transfer` };
+}
+
+const shQuote = (s: string) => (/^[A-Za-z0-9_@/.:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+const sharedKeys = ['lfs-bridge.provider', 'lfs-bridge.root', 'lfs-bridge.chunksize', 'lfs-bridge.dropbox.namespace'];
+
+export async function setup(o: SetupOptions): Promise<SetupResult> {
+  const top = await workTreeTop(o.cwd);
+  const teamFile = join(top, TEAM_FILE);
+  const adopted: Record<string, string> = {};
+  let adoptedFrom: string | undefined;
+  const notes: string[] = [];
+  let provider = o.provider;
+  let rootAsGiven = o.root;
+  if (!provider || !rootAsGiven) {
+    let fromFile = new Map<string, string>();
+    for (const name of [TEAM_FILE, '.lfsconfig']) {
+      const file = join(top, name);
+      if (!existsSync(file)) continue;
+      fromFile = await gitConfigMap('^lfs-bridge\\.', top, file);
+      if (fromFile.size) {
+        adoptedFrom = name;
+        break;
+      }
+    }
+    for (const k of sharedKeys) {
+      const v = fromFile.get(k);
+      if (v === undefined) continue;
+      if (k === 'lfs-bridge.provider' && provider) continue;
+      if (k === 'lfs-bridge.root' && rootAsGiven) continue;
+      adopted[k] = v;
+    }
+    provider ??= adopted['lfs-bridge.provider'];
+    rootAsGiven ??= adopted['lfs-bridge.root'];
+    if (!provider || !rootAsGiven) {
+      throw configError(
+        `no provider/root given and none in ${TEAM_FILE}: run lfs-bridge setup --provider <local|dropbox|gdrive|onedrive> --root <root>`,
+      );
+    }
+  }
+  if (!isProviderName(provider))
+    throw configError(`unknown provider "${provider}": use one of ${providerNames.join(', ')}`);
+  const root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
+
+  const written: Record<string, string> = {};
+  const set = async (key: string, value: string) => {
+    await gitOk(['config', '--local', key, value], { cwd: top });
+    written[key] = value;
+  };
+  const cmd = agentCommand();
+  await set('lfs.standalonetransferagent', AGENT);
+  await set(`${CT}.path`, cmd.path);
+  await set(`${CT}.args`, cmd.args);
+  await set(`${CT}.concurrent`, 'true');
+  await set('lfs-bridge.provider', provider);
+  await set('lfs-bridge.root', root);
+  const chunk = o.chunkSize ?? adopted['lfs-bridge.chunksize'];
+  if (chunk) await set('lfs-bridge.chunksize', String(checkSize(chunk, 'chunk size')));
+  if (o.maxRate) await set('lfs-bridge.maxrate', String(checkSize(o.maxRate, 'max rate')));
+  if (o.downloadStreams) {
+    const n = Number(o.downloadStreams);
+    if (!Number.isInteger(n) || n < 1 || n > 64)
+      throw configError('--download-streams takes a whole number from 1 to 64');
+    await set('lfs-bridge.downloadstreams', String(n));
+  }
+  if (o.account) await set('lfs-bridge.account', o.account);
+  for (const k of Object.keys(adopted)) {
+    if (!(k in written) && k !== 'lfs-bridge.chunksize') await set(k, adopted[k]);
+  }
+  await ensureGitLfs(top, notes);
+
+  const shared: Record<string, string> = {};
+  if (o.shared) {
+    const put = async (key: string, value: string) => {
+      await gitOk(['config', '--file', teamFile, key, value], { cwd: top });
+      shared[key] = value;
+    };
+    await put('lfs-bridge.provider', provider);
+    await put('lfs-bridge.root', rootAsGiven);
+    if (o.chunkSize) await put('lfs-bridge.chunksize', String(checkSize(o.chunkSize, 'chunk size')));
+    notes.push(
+      `commit ${TEAM_FILE} so that teammates can run \`lfs-bridge setup\` (or \`lfs-bridge clone\`) with no flags`,
+    );
+  }
+  return { top, provider, root, adopted, adoptedFrom, written, shared, notes };
+}
+
+function checkSize(v: string, what: string): number {
+  try {
+    return parseSize(v, what);
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
+}
+
+/** A local root: relative ones are resolved against the work tree's top; a missing folder is created if its parent exists. */
+async function localRoot(top: string, given: string, notes: string[]): Promise<string> {
+  const root = isAbsolute(given) ? given : resolve(top, given);
+  try {
+    if (!(await stat(root)).isDirectory()) throw configError(`${root} exists and is not a folder`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (!existsSync(dirname(root))) {
+      throw configError(`neither ${root} nor its parent exists: is the disk or share mounted?`);
+    }
+    await mkdir(root);
+    notes.push(`created the store folder ${root}`);
+  }
+  if (root.startsWith(`${top}/`) || root === top) {
+    notes.push('the store is inside the work tree: add it to .gitignore, or git will see the objects');
+  }
+  return root;
+}
+
+/** A cloud root: an absolute path inside the provider (/lfs/my-repo) or a folder id (id:…). */
+function cloudRoot(given: string): string {
+  if (given.startsWith('/') || /^[a-z]+:/i.test(given)) return given.replace(/\/+$/, '') || '/';
+  return `/${given.replace(/\/+$/, '')}`;
+}
+
+/** Filters and the pre-push hook must exist too, or nothing ever reaches the agent. */
+async function ensureGitLfs(top: string, notes: string[]): Promise<void> {
+  const version = await git(['lfs', 'version'], { cwd: top }).catch(() => null);
+  if (version?.code !== 0) {
+    notes.push(
+      'git-lfs is not installed: install it (Debian/Ubuntu: apt-get install git-lfs; macOS: brew install git-lfs)',
+    );
+    return;
+  }
+  const filter = await git(['config', '--get', 'filter.lfs.process'], { cwd: top });
+  const hooksDir = (await gitOk(['rev-parse', '--path-format=absolute', '--git-path', 'hooks'], { cwd: top })).trim();
+  if (filter.code !== 0 || !existsSync(join(hooksDir, 'pre-push'))) {
+    await gitOk(['lfs', 'install', '--local'], { cwd: top });
+    notes.push('ran git lfs install --local (filters and hooks for this repository)');
+  }
+}
+
+export interface RemoveResult {
+  top: string;
+  removed: string[];
+}
+
+/** Undoes setup in .git/config (not the team file, which belongs to the team). */
+export async function removeSetup(cwd?: string): Promise<RemoveResult> {
+  const top = await workTreeTop(cwd);
+  const removed: string[] = [];
+  const agent = await git(['config', '--local', '--get', 'lfs.standalonetransferagent'], { cwd: top });
+  if (agent.code === 0 && agent.stdout.trim() === AGENT) {
+    await gitOk(['config', '--local', '--unset', 'lfs.standalonetransferagent'], { cwd: top });
+    removed.push('lfs.standalonetransferagent');
+  }
+  for (const section of [CT, 'lfs-bridge']) {
+    const keys = await gitConfigMap(`^${section.replace(/[.]/g, '\\.')}\\.`, top, join(await gitDir(top), 'config'));
+    if (keys.size === 0) continue;
+    const r = await git(['config', '--local', '--remove-section', section], { cwd: top });
+    if (r.code === 0) removed.push(...keys.keys());
+    // subsections like lfs-bridge.dropbox.* are sections of their own
+  }
+  const sub = await gitConfigMap('^lfs-bridge\\.', top, join(await gitDir(top), 'config'));
+  const subsections = new Set([...sub.keys()].map((k) => k.slice(0, k.lastIndexOf('.'))));
+  for (const s of subsections) {
+    const r = await git(['config', '--local', '--remove-section', s], { cwd: top });
+    if (r.code === 0) removed.push(...[...sub.keys()].filter((k) => k.startsWith(`${s}.`)));
+  }
+  return { top, removed };
+}
+
+async function gitDir(top: string): Promise<string> {
+  return (await gitOk(['rev-parse', '--path-format=absolute', '--git-dir'], { cwd: top })).trim();
+}

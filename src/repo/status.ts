@@ -1,0 +1,207 @@
+/**
+ * `lfs-bridge status`: is this repository really wired to the agent (as git-lfs sees it), is the keychain there,
+ * which accounts are logged in, and which transfers wait to be resumed.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { findLfsPaths } from '../bridge/lfsdir.js';
+import type { ResumeRecord } from '../bridge/resume.js';
+import { type BridgeConfig, loadConfig } from '../config/index.js';
+import { git, gitConfigMap } from '../git.js';
+import { AGENT } from './setup.js';
+
+/** Partials untouched this long are flagged stale (upload sessions of the cloud APIs live about a week). */
+export const STALE_MS = 7 * 24 * 3600_000;
+
+export interface PartialInfo {
+  oid: string;
+  kind: 'download' | 'upload';
+  bytesDone: number;
+  total?: number;
+  ageMs: number;
+  stale: boolean;
+  where: string;
+}
+
+export interface StatusInfo {
+  repo: { top: string } | null;
+  wiring: {
+    provider?: string;
+    root?: string;
+    configError?: string;
+    agentRegistered: boolean;
+    agentCommand?: string;
+    agentCommandOk: boolean;
+    gitLfsVersion?: string;
+    uploadTransfers?: string;
+    downloadTransfers?: string;
+    /** git-lfs will really call lfs-bridge for both directions. */
+    effective: boolean;
+    problems: string[];
+  };
+  keychain: { available: boolean; kind?: string; detail?: string };
+  accounts: { provider: string; account: string }[];
+  resumes: {
+    provider: string;
+    account: string;
+    oid: string;
+    offset: number;
+    size: number;
+    ageMs: number;
+    stale: boolean;
+  }[];
+  partials: PartialInfo[];
+}
+
+export async function collectStatus(
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; now?: number } = {},
+): Promise<StatusInfo> {
+  const env = o.env ?? process.env;
+  const now = o.now ?? Date.now();
+  const top = await git(['rev-parse', '--show-toplevel'], { cwd: o.cwd });
+  const repo = top.code === 0 ? { top: top.stdout.trim() } : null;
+  const wiring = await collectWiring(repo?.top, o.cwd);
+  const keychain: StatusInfo['keychain'] = { available: false };
+  const accounts: StatusInfo['accounts'] = [];
+  const resumes: StatusInfo['resumes'] = [];
+  const ks = await import('../keychain/index.js');
+  try {
+    const store = await ks.openSecretStore({ env });
+    keychain.available = true;
+    keychain.kind = store.kind;
+    for (const { account } of await store.list('token:')) {
+      const [, provider, name] = account.split(':');
+      accounts.push({ provider, account: name });
+    }
+    for (const { secret } of await store.list('resume:')) {
+      try {
+        const r = JSON.parse(secret) as ResumeRecord;
+        const ageMs = now - r.createdAt;
+        resumes.push({
+          provider: r.provider,
+          account: r.account,
+          oid: r.oid,
+          offset: r.offset,
+          size: r.size,
+          ageMs,
+          stale: ageMs > STALE_MS,
+        });
+      } catch {
+        // unreadable record: the upload path deletes it when it meets it
+      }
+    }
+  } catch (e) {
+    keychain.detail = (e as Error).message;
+  }
+  const partials = repo
+    ? await collectPartials(repo.top, wiring.provider === 'local' ? wiring.root : undefined, now)
+    : [];
+  return { repo, wiring, keychain, accounts, resumes, partials };
+}
+
+async function collectWiring(top: string | undefined, cwd?: string): Promise<StatusInfo['wiring']> {
+  const w: StatusInfo['wiring'] = { agentRegistered: false, agentCommandOk: false, effective: false, problems: [] };
+  if (!top) {
+    w.problems.push('not inside a git work tree');
+    return w;
+  }
+  let config: BridgeConfig | undefined;
+  try {
+    config = await loadConfig(top);
+    w.provider = config.provider;
+    w.root = config.root;
+  } catch (e) {
+    w.configError = (e as Error).message;
+    w.problems.push(w.configError);
+  }
+  const all = await gitConfigMap('^lfs\\.', top);
+  w.agentRegistered = all.get('lfs.standalonetransferagent') === AGENT;
+  const path = all.get(`lfs.customtransfer.${AGENT}.path`);
+  const args = all.get(`lfs.customtransfer.${AGENT}.args`);
+  if (path) {
+    w.agentCommand = `${path} ${args ?? ''}`.trim();
+    w.agentCommandOk = existsSync(path);
+    const script = /^'?(.+?)'? transfer$/.exec(args ?? '')?.[1];
+    if (script && !existsSync(script)) w.agentCommandOk = false;
+    if (!w.agentCommandOk)
+      w.problems.push(`the agent command does not exist: ${w.agentCommand} — run lfs-bridge setup again`);
+  }
+  // Mixed-case keys are silently ignored by git-lfs 3.3 (it matches the literal lowercase name).
+  const raw = await git(['config', '--name-only', '--list', '--show-scope'], { cwd: top });
+  if (/\blfs\.customTransfer\./.test(raw.stdout)) {
+    w.problems.push('a key spelled lfs.customTransfer.* is ignored by git-lfs 3.3: it must be lowercase');
+  }
+  const lfsconfig = join(top, '.lfsconfig');
+  if (existsSync(lfsconfig)) {
+    const unsafe = await gitConfigMap('^lfs\\.(standalonetransferagent|customtransfer\\.)', top, lfsconfig);
+    if (unsafe.size)
+      w.problems.push(`.lfsconfig carries ${[...unsafe.keys()].join(', ')}, which git-lfs ignores there`);
+    const ours = await gitConfigMap('^lfs-bridge\\.', top, lfsconfig);
+    if (ours.size) {
+      w.problems.push(
+        '.lfsconfig carries lfs-bridge.* keys, so git-lfs warns on every command: move them with lfs-bridge setup --shared and delete them from .lfsconfig',
+      );
+    }
+  }
+  if (!w.agentRegistered) {
+    const other = all.get('lfs.standalonetransferagent');
+    w.problems.push(
+      other ? `lfs.standalonetransferagent is "${other}", not ${AGENT}` : `not set up: run lfs-bridge setup`,
+    );
+  }
+  const env = await git(['lfs', 'env'], { cwd: cwd ?? top }).catch(() => null);
+  if (env?.code !== 0) {
+    w.problems.push('git-lfs is not installed or does not run (git lfs env failed)');
+    return w;
+  }
+  w.gitLfsVersion = /git-lfs\/(\S+)/.exec(env.stdout)?.[1];
+  w.uploadTransfers = /^UploadTransfers=(.*)$/m.exec(env.stdout)?.[1];
+  w.downloadTransfers = /^DownloadTransfers=(.*)$/m.exec(env.stdout)?.[1];
+  const lists = (v?: string) => (v ?? '').split(',').map((s) => s.trim());
+  const listed = lists(w.uploadTransfers).includes(AGENT) && lists(w.downloadTransfers).includes(AGENT);
+  if (w.agentRegistered && !listed) w.problems.push(`git lfs env does not list ${AGENT} as a transfer agent`);
+  w.effective = w.agentRegistered && listed && w.agentCommandOk && !w.configError;
+  return w;
+}
+
+async function collectPartials(top: string, localRoot: string | undefined, now: number): Promise<PartialInfo[]> {
+  const out: PartialInfo[] = [];
+  try {
+    const { incomplete } = await findLfsPaths(top);
+    for (const name of await readdir(incomplete).catch(() => [] as string[])) {
+      const m = /^([0-9a-f]{64})\.part$/.exec(name);
+      if (!m) continue;
+      const st = await stat(join(incomplete, name));
+      let total: number | undefined;
+      try {
+        total = JSON.parse(await readFile(join(incomplete, `${m[1]}.state`), 'utf8')).size;
+      } catch {
+        // no sidecar: total unknown
+      }
+      const ageMs = now - st.mtimeMs;
+      out.push({
+        oid: m[1],
+        kind: 'download',
+        bytesDone: st.size,
+        total,
+        ageMs,
+        stale: ageMs > STALE_MS,
+        where: incomplete,
+      });
+    }
+  } catch {
+    // no LFS dir yet
+  }
+  if (localRoot) {
+    const dir = join(localRoot, '.lfs-bridge-incoming');
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const m = /^([0-9a-f]{64})\..*\.part$/.exec(name);
+      if (!m) continue;
+      const st = await stat(join(dir, name));
+      const ageMs = now - st.mtimeMs;
+      out.push({ oid: m[1], kind: 'upload', bytesDone: st.size, ageMs, stale: ageMs > STALE_MS, where: dir });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+/** What every handler of the fake Dropbox sees: the server state and the current request. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DropboxContentHasher } from '../../../src/hash/dropbox-content-hash.js';
+import type { Counters, FaultAction, FaultController } from './faults.js';
+import type { OAuth } from './oauth.js';
+import type { Account, FileEntry, Namespace, Store } from './store.js';
+
+export interface Session {
+  id: string;
+  account: string;
+  concurrent: boolean;
+  createdAt: number;
+  expired: boolean;
+  closed: boolean;
+  /** Body file: sequential sessions append at `size`; concurrent ones write each piece at its offset (sparse). */
+  file: string;
+  /** Sequential: bytes accepted so far. */
+  size: number;
+  /** Sequential: content hash state over the accepted bytes. */
+  hasher?: DropboxContentHasher;
+  /** Sequential: an append or finish is streaming into the file. */
+  busy: boolean;
+  /** Concurrent: SHA-256 of each received 4 MiB block, by block index. */
+  blocks: Map<number, Buffer>;
+  /** Concurrent: total length, known once the `close: true` piece arrived. */
+  end?: number;
+}
+
+export interface TempLink {
+  entry: FileEntry;
+  expiresAt: number;
+  expired: boolean;
+}
+
+export interface State {
+  store: Store;
+  oauth: OAuth;
+  faults: FaultController;
+  counters: Counters;
+  sessions: Map<string, Session>;
+  links: Map<string, TempLink>;
+  clock: () => number;
+  /** Per-response bandwidth cap on download bodies (bytes/s); 0 = none. */
+  throttle: number;
+}
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Counter and fault key: the URL path ('/2/files/upload'), or '/link/*' for temporary links. */
+  routeKey: string;
+  /** Dropbox function name ('files/upload'), used in 400 messages. */
+  fn: string;
+  fault?: FaultAction;
+  account?: Account;
+  /** Namespace that paths are relative to (home, or the Dropbox-API-Path-Root one). */
+  root?: Namespace;
+  /** Where body bytes count besides the route: a target path_lower and/or a session id. */
+  countPath?: string;
+  countSession?: string;
+}
