@@ -1,0 +1,117 @@
+/**
+ * The one HTTP layer (DESIGN.md src/http): undici's `request` (streams Node bodies without retaining them,
+ * unlike Node 20's fetch with redirects — undici issue 4058), HTTPS_PROXY/NO_PROXY through EnvHttpProxyAgent
+ * (Node 20 ignores them by itself), stall timeouts, a User-Agent, and the LFS_BRIDGE_<P>_ENDPOINT override.
+ * Status-code classification stays with each provider's errors.ts.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import { toBridgeError } from '../errors.js';
+
+export const USER_AGENT = 'lfs-bridge/0.1 (+git-lfs custom transfer agent)';
+
+/** No byte for this long on a connection (either way) counts as a stall: the request fails and is retried. */
+export const STALL_MS = 60_000;
+
+let shared: Dispatcher | undefined;
+
+/** Proxy-aware when HTTPS_PROXY/HTTP_PROXY is set (NO_PROXY honoured), else a plain keep-alive agent. */
+export function dispatcher(env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  if (shared) return shared;
+  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);
+  const opts = { headersTimeout: STALL_MS, bodyTimeout: STALL_MS, connections: 16 };
+  shared = proxied
+    ? new EnvHttpProxyAgent({
+        ...opts,
+        httpProxy: env.HTTP_PROXY ?? env.http_proxy,
+        httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
+        noProxy: env.NO_PROXY ?? env.no_proxy,
+      })
+    : new Agent(opts);
+  return shared;
+}
+
+/** Tests switch environments between cases. */
+export async function resetDispatcher(): Promise<void> {
+  const d = shared;
+  shared = undefined;
+  await d?.close().catch(() => {});
+}
+
+export type Body = Readable | Buffer | string | null;
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: Body;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+/** One request; network failures become transient BridgeErrors. Never follows redirects. */
+export async function http(req: HttpRequest): Promise<HttpResponse> {
+  try {
+    const res = await request(req.url, {
+      method: req.method as Dispatcher.HttpMethod,
+      headers: { 'user-agent': USER_AGENT, ...req.headers },
+      body: req.body ?? undefined,
+      signal: req.signal,
+      dispatcher: dispatcher(req.env),
+    });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
+  } catch (e) {
+    throw toBridgeError(e, `${req.method} ${redactUrl(req.url)}`);
+  }
+}
+
+/** A header's single value. */
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Reads a (small) body as text; bodies of errors and RPC answers only. */
+export async function text(res: HttpResponse): Promise<string> {
+  try {
+    return await res.body.text();
+  } catch (e) {
+    throw toBridgeError(e, 'reading a response');
+  }
+}
+
+/** Discards a body we don't need, so the connection can be reused. */
+export async function drain(res: HttpResponse): Promise<void> {
+  await res.body.dump().catch(() => {});
+}
+
+/**
+ * LFS_BRIDGE_<P>_ENDPOINT: one base URL replacing scheme and host of every URL we build for provider P,
+ * path kept (tests, API gateways). URLs the server hands back are used as returned.
+ */
+export function endpointFor(provider: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = env[`LFS_BRIDGE_${provider.toUpperCase()}_ENDPOINT`];
+  return v ? v.replace(/\/+$/, '') : undefined;
+}
+
+export function rebase(url: string, base: string | undefined): string {
+  if (!base) return url;
+  const u = new URL(url);
+  return `${base}${u.pathname}${u.search}`;
+}
+
+/** Query strings of session and download URLs are bearer capabilities: never log them. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(url)';
+  }
+}
