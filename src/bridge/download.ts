@@ -15,6 +15,7 @@ import { type Lock, tryLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { withRetry } from './retry.js';
+import { fetchSegments, isSegmented, SEGMENT } from './segments.js';
 import { hashPrefix } from './source.js';
 import { ObjectHash, tap } from './tap.js';
 
@@ -32,28 +33,32 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
   const lock: Lock | null = await tryLock(join(paths.incomplete, `${req.oid}.lock`));
   // A live process holds the resumable slot: download to a private name, without resume.
   const part = join(paths.incomplete, lock ? `${req.oid}.part` : `${req.oid}.${process.pid}-${unique()}.part`);
-  // The sidecar tells `lfs-bridge status` how big the object will be.
-  const state = join(paths.incomplete, `${req.oid}.state`);
-  if (lock) await writeFile(state, JSON.stringify({ size: req.size }));
+  // The sidecar tells `lfs-bridge status` how big the object will be, and holds segment progress.
+  const state = part.replace(/\.part$/, '.state');
+  if (!(await isSegmented(state))) await writeFile(state, JSON.stringify({ size: req.size }));
   try {
     for (let round = 1; ; round++) {
       try {
-        await fetchInto(ctx, req, part, meter);
+        await fetchInto(ctx, req, part, state, meter);
         break;
       } catch (e) {
         if (!(e instanceof BridgeError && e.kind === 'Corrupt') || round > 1) throw e;
         ctx.log.info(`${e.message}; deleting the partial and downloading ${req.oid} again from byte 0`);
         await rm(part, { force: true });
+        await rm(state, { force: true });
       }
     }
     const handover = join(paths.tmp, `lfs-bridge-${req.oid}-${process.pid}-${unique()}`);
     await rename(part, handover); // same filesystem; frees the resume slot
-    if (lock) await rm(state, { force: true });
+    await rm(state, { force: true });
     const now = new Date();
     await utimes(handover, now, now); // a resumed partial can be older than git-lfs's one-hour tmp sweep
     return { path: handover, release: async () => lock?.release() };
   } catch (e) {
-    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt')) await rm(part, { force: true });
+    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt')) {
+      await rm(part, { force: true });
+      await rm(state, { force: true });
+    }
     await lock?.release();
     throw e;
   }
@@ -71,8 +76,28 @@ async function sizeOf(path: string): Promise<number> {
 }
 
 /** Brings `part` to the whole verified object, continuing from what it already holds. */
-async function fetchInto(ctx: TransferContext, req: TransferRequest, part: string, meter: ProgressMeter) {
+async function fetchInto(
+  ctx: TransferContext,
+  req: TransferRequest,
+  part: string,
+  state: string,
+  meter: ProgressMeter,
+) {
   const p = ctx.provider;
+  const parallel = p.caps.parallelRanges && ctx.config.downloadStreams > 1 && req.size >= 2 * SEGMENT;
+  if (parallel || (await isSegmented(state))) {
+    const hash = await fetchSegments({
+      ctx,
+      oid: req.oid,
+      size: req.size,
+      part,
+      statePath: state,
+      meter,
+      maxStreams: ctx.config.downloadStreams,
+    });
+    hash.verify(`download of ${req.oid} from ${p.name}`);
+    return;
+  }
   let have = await sizeOf(part);
   if (have > req.size) {
     await truncate(part, 0);

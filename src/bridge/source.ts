@@ -1,10 +1,12 @@
 /** Reading ranges of local files into the object hash (upload sources, download partials). */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { ObjectHash } from './tap.js';
 
 export const READ_HWM = 1 << 20; // SHA-256 runs ~2x faster on 1 MiB reads than on 64 KiB ones (PROVIDERS.md §5)
 
-export function readRange(path: string, start: number, endExclusive: number) {
+export function readRange(path: string, start: number, endExclusive: number): Readable {
+  if (endExclusive <= start) return Readable.from([]); // fs streams cannot express an empty range
   return createReadStream(path, { start, end: endExclusive - 1, highWaterMark: READ_HWM });
 }
 

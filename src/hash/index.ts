@@ -1,6 +1,7 @@
 /** Hashers for the object (SHA-256 = the oid) and for each provider's server-side hash kind. */
 import { createHash } from 'node:crypto';
 import type { ServerHashKind } from '../providers/types.js';
+import { DropboxContentHasher } from './dropbox-content-hash.js';
 
 export interface Hasher {
   update(b: Uint8Array): unknown;
@@ -18,6 +19,8 @@ export function serverHasher(kind: ServerHashKind): Hasher | null {
     case 'none':
     case 'sha256':
       return null;
+    case 'dropbox':
+      return new DropboxContentHasher();
     default:
       throw new Error(`no hasher for ${kind} yet`);
   }

@@ -103,7 +103,8 @@ export function endpointFor(provider: string, env: NodeJS.ProcessEnv = process.e
 export function rebase(url: string, base: string | undefined): string {
   if (!base) return url;
   const u = new URL(url);
-  return `${base}${u.pathname}${u.search}`;
+  const path = u.pathname === '/' && !url.endsWith('/') ? '' : u.pathname;
+  return `${base}${path}${u.search}`;
 }
 
 /** Query strings of session and download URLs are bearer capabilities: never log them. */

@@ -4,7 +4,7 @@ import type { ProviderModule } from './types.js';
 
 const loaders: Record<ProviderName, () => Promise<ProviderModule>> = {
   local: () => import('./local/index.js').then((m) => m.default),
-  dropbox: () => Promise.reject(new Error('the dropbox provider is not available in this build yet')),
+  dropbox: () => import('./dropbox/index.js').then((m) => m.default),
   gdrive: () => Promise.reject(new Error('the gdrive provider is not available in this build yet')),
   onedrive: () => Promise.reject(new Error('the onedrive provider is not available in this build yet')),
 };

@@ -25,7 +25,7 @@ export const caps = {
   serverHash: 'none',
   sessionsSurviveRestart: true,
   sessionFromOid: true,
-  parallelRanges: true,
+  parallelRanges: false, // one stream already saturates a disk; parallel ranges would only add seeks
   needsKeychain: false,
 } as const satisfies Capabilities;
 

@@ -1,0 +1,53 @@
+/** Dropbox API v2 wire types we use (Stone spec files.stone / auth.stone; PROVIDERS.md §2). */
+
+export interface FileMetadata {
+  '.tag': 'file';
+  name: string;
+  id: string;
+  path_lower?: string;
+  path_display?: string;
+  rev: string;
+  size: number;
+  content_hash?: string;
+}
+
+export interface FolderMetadata {
+  '.tag': 'folder' | 'deleted';
+  name: string;
+}
+
+export type Metadata = FileMetadata | FolderMetadata;
+
+export interface CommitInfo {
+  path: string;
+  mode: 'add';
+  autorename: false;
+  mute: true;
+}
+
+export interface UploadSessionCursor {
+  session_id: string;
+  offset: number;
+}
+
+/** 409 bodies: `error_summary` is a slash path of tags, `error` the union itself. */
+export interface ApiErrorBody {
+  error_summary?: string;
+  error?: {
+    '.tag'?: string;
+    correct_offset?: number;
+    lookup_failed?: { '.tag'?: string; correct_offset?: number };
+    reason?: { '.tag'?: string };
+    retry_after?: number;
+  };
+}
+
+export interface TemporaryLink {
+  metadata: FileMetadata;
+  link: string;
+}
+
+/** Dropbox-API-Arg must be ASCII: JSON with every non-ASCII character as a \uXXXX escape. */
+export function apiArg(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
