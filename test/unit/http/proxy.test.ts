@@ -1,0 +1,86 @@
+/** HTTPS_PROXY / HTTP_PROXY / NO_PROXY reach every provider request (corporate networks): proven with a loopback proxy. */
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { http, resetDispatcher, text } from '../../../src/http/index.js';
+import { DropboxProvider } from '../../../src/providers/dropbox/index.js';
+import { type FakeDropbox, startFakeDropbox } from '../../fakes/dropbox/server.js';
+
+/** A minimal forward proxy for plain-http absolute-URI requests; counts what it forwards. */
+function startProxy(): Promise<{ url: string; seen: string[]; server: Server }> {
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url ?? '');
+    const up = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname + target.search,
+        method: req.method,
+        headers: req.headers,
+      },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  // CONNECT tunnels: what undici's proxy agent uses (and what every HTTPS request through a proxy needs).
+  server.on('connect', (req, client, head) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = (req.url ?? '').split(':');
+    const up = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ url: `http://127.0.0.1:${port}`, seen, server });
+    }),
+  );
+}
+
+describe('http: proxy environment', () => {
+  let fake: FakeDropbox;
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  beforeEach(async () => {
+    fake = await startFakeDropbox();
+    proxy = await startProxy();
+    await resetDispatcher();
+  });
+  afterEach(async () => {
+    await resetDispatcher();
+    await fake.close();
+    proxy.server.closeAllConnections();
+    await new Promise((r) => proxy.server.close(r));
+  });
+
+  it('sends provider requests through HTTP_PROXY', async () => {
+    const env = { HTTP_PROXY: proxy.url, LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url };
+    const token = fake.issueToken().access;
+    const p = new DropboxProvider('default', '/lfs/x', async () => token, env);
+    assert.equal(await p.stat('a'.repeat(64)), null);
+    const host = new URL(fake.url).host;
+    assert.ok(
+      proxy.seen.some((l) => l.includes(host)),
+      `proxy saw ${proxy.seen}`,
+    );
+  });
+
+  it('goes direct for hosts in NO_PROXY', async () => {
+    const env = { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' };
+    const res = await http({ method: 'GET', url: `${fake.url}/__fake/clock`, env });
+    await text(res);
+    assert.equal(res.status, 200);
+    assert.deepEqual(proxy.seen, []);
+  });
+});
