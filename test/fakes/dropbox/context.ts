@@ -42,6 +42,8 @@ export interface State {
   clock: () => number;
   /** Per-response bandwidth cap on download bodies (bytes/s); 0 = none. */
   throttle: number;
+  /** close() was called: requests cut short are expected, not worth a log line. */
+  closing: boolean;
 }
 
 export interface Ctx {
@@ -54,6 +56,8 @@ export interface Ctx {
   fn: string;
   fault?: FaultAction;
   account?: Account;
+  /** The bearer token of the call. */
+  token?: string;
   /** Namespace that paths are relative to (home, or the Dropbox-API-Path-Root one). */
   root?: Namespace;
   /** Where body bytes count besides the route: a target path_lower and/or a session id. */

@@ -1,10 +1,10 @@
 /** Streaming request bodies to files and files to responses, with the byte-level faults and the throttle. */
 import type { FileHandle } from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const WRITE_BATCH = 1024 * 1024;
+const WRITES_IN_FLIGHT = 4;
 const READ_CHUNK = 256 * 1024;
 
 export interface ReceiveOptions {
@@ -28,52 +28,65 @@ export interface Received {
   overLimit: boolean;
 }
 
-/** Reads the request body to the end, writing it in ~1 MiB batches; never holds the whole body. */
+/**
+ * Reads the request body to the end, writing it in ~1 MiB batches while the next bytes arrive (a few writes in
+ * flight, so the socket keeps flowing); never holds the whole body. Every write has landed when this returns.
+ */
 export async function receiveBody(req: IncomingMessage, o: ReceiveOptions): Promise<Received> {
   let bytes = 0;
   let overLimit = false;
   let pos = o.position ?? 0;
   const batch: Buffer[] = [];
   let batchLen = 0;
-  const flush = async () => {
+  const writes: Promise<unknown>[] = [];
+  let writeError: unknown;
+  const flush = () => {
     if (batchLen === 0) return;
     const bufs = batch.splice(0);
-    const n = batchLen;
+    const at = pos;
+    pos += batchLen;
     batchLen = 0;
-    if (o.fh) await o.fh.writev(bufs, pos);
-    pos += n;
+    if (o.fh) writes.push(o.fh.writev(bufs, at).catch((e: unknown) => (writeError ??= e)));
   };
-  if (o.resetAfter === 0) {
-    req.socket.destroy();
-    return { bytes, complete: false, overLimit };
-  }
-  try {
-    for await (const c of req as AsyncIterable<Buffer>) {
-      o.count(c.length);
-      bytes += c.length;
-      if (o.resetAfter !== undefined && bytes >= o.resetAfter) {
-        req.socket.destroy();
-        return { bytes, complete: false, overLimit };
+  const done = (complete: boolean): Received => {
+    if (!complete) req.socket.destroy();
+    return { bytes, complete, overLimit };
+  };
+  const pump = async (): Promise<Received> => {
+    if (o.resetAfter === 0) return done(false);
+    try {
+      for await (const c of req as AsyncIterable<Buffer>) {
+        o.count(c.length);
+        bytes += c.length;
+        if (o.resetAfter !== undefined && bytes >= o.resetAfter) return done(false);
+        if (bytes > o.limit) {
+          overLimit = true;
+          continue;
+        }
+        o.onData?.(c);
+        batch.push(c);
+        batchLen += c.length;
+        if (batchLen >= WRITE_BATCH) {
+          flush();
+          while (writes.length > WRITES_IN_FLIGHT) await writes.shift();
+        }
       }
-      if (bytes > o.limit) {
-        overLimit = true;
-        continue;
-      }
-      o.onData?.(c);
-      batch.push(c);
-      batchLen += c.length;
-      if (batchLen >= WRITE_BATCH) await flush();
+      flush();
+    } catch {
+      return done(false); // the client went away
     }
-    await flush();
-  } catch {
-    return { bytes, complete: false, overLimit };
+    // A reset fault whose byte count exceeds the body: drop the connection before doing anything.
+    if (o.resetAfter !== undefined) return done(false);
+    return done(!req.socket.destroyed);
+  };
+  let result: Received;
+  try {
+    result = await pump();
+  } finally {
+    await Promise.all(writes); // nothing may land after the caller truncates a refused call away
   }
-  if (o.resetAfter !== undefined) {
-    // The body was shorter than the fault's byte count: drop the connection before doing anything.
-    req.socket.destroy();
-    return { bytes, complete: false, overLimit };
-  }
-  return { bytes, complete: !req.socket.destroyed, overLimit };
+  if (writeError) throw writeError;
+  return result;
 }
 
 /** Reads a small body (RPC JSON, forms) into memory; `null` when it exceeds `max`. */
@@ -105,10 +118,10 @@ export interface SendOptions {
   count: (n: number) => void;
 }
 
-/** Writes bytes [start, end) of `file` as the body of `res` (headers already set) and ends it. */
+/** Writes bytes [start, end) of the open file `fh` as the body of `res` (headers already set) and ends it. */
 export async function sendFileRange(
   res: ServerResponse,
-  file: string,
+  fh: FileHandle,
   start: number,
   end: number,
   o: SendOptions,
@@ -118,43 +131,41 @@ export async function sendFileRange(
     dropAfterFlush(res);
     return;
   }
-  const fh = await open(file, 'r');
-  try {
-    let sent = 0;
-    const t0 = performance.now();
-    const chunkMax =
-      o.bytesPerSec > 0 ? Math.max(1024, Math.min(READ_CHUNK, Math.floor(o.bytesPerSec / 20))) : READ_CHUNK;
-    for (let pos = start; pos < end; ) {
-      if (res.destroyed) return;
-      const want = Math.min(chunkMax, end - pos);
-      const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
-      if (bytesRead === 0) break; // file shorter than its metadata: Content-Length mismatch shows it
-      let chunk = bytesRead < want ? buf.subarray(0, bytesRead) : buf;
-      if (o.corruptAt !== undefined && o.corruptAt >= sent && o.corruptAt < sent + chunk.length) {
-        chunk[o.corruptAt - sent]! ^= 0xff;
-      }
-      if (o.resetAfter !== undefined && sent + chunk.length >= o.resetAfter) {
-        chunk = chunk.subarray(0, o.resetAfter - sent);
-        o.count(chunk.length);
-        res.write(chunk);
-        dropAfterFlush(res);
-        return;
-      }
-      o.count(chunk.length);
-      sent += chunk.length;
-      pos += chunk.length;
-      if (!res.write(chunk)) await drained(res);
-      if (o.bytesPerSec > 0) {
-        const due = t0 + (sent / o.bytesPerSec) * 1000;
-        const wait = due - performance.now();
-        if (wait > 1) await sleep(wait);
-      }
+  let sent = 0;
+  const t0 = performance.now();
+  const chunkMax =
+    o.bytesPerSec > 0 ? Math.max(1024, Math.min(READ_CHUNK, Math.floor(o.bytesPerSec / 20))) : READ_CHUNK;
+  for (let pos = start; pos < end; ) {
+    if (res.destroyed) return;
+    const want = Math.min(chunkMax, end - pos);
+    const buf = Buffer.allocUnsafe(want);
+    const { bytesRead } = await fh.read(buf, 0, want, pos);
+    if (bytesRead === 0) {
+      dropAfterFlush(res); // file shorter than its metadata: the client sees a short body
+      return;
     }
-    res.end();
-  } finally {
-    await fh.close();
+    let chunk = bytesRead < want ? buf.subarray(0, bytesRead) : buf;
+    if (o.corruptAt !== undefined && o.corruptAt >= sent && o.corruptAt < sent + chunk.length) {
+      chunk[o.corruptAt - sent] ^= 0xff;
+    }
+    if (o.resetAfter !== undefined && sent + chunk.length >= o.resetAfter) {
+      chunk = chunk.subarray(0, o.resetAfter - sent);
+      o.count(chunk.length);
+      res.write(chunk);
+      dropAfterFlush(res);
+      return;
+    }
+    o.count(chunk.length);
+    sent += chunk.length;
+    pos += chunk.length;
+    if (!res.write(chunk)) await drained(res);
+    if (o.bytesPerSec > 0) {
+      const due = t0 + (sent / o.bytesPerSec) * 1000;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+    }
   }
+  res.end();
 }
 
 function drained(res: ServerResponse): Promise<void> {
@@ -186,7 +197,7 @@ export function parseRange(
     return { start: Math.max(0, size - n), end: size - 1 };
   }
   const start = Number(m[1]);
-  const last = m[2] === '' ? size - 1 : Number(m[2]);
+  const last = m[2] === '' ? Number.POSITIVE_INFINITY : Number(m[2]);
   if (last < start) return undefined;
   if (start >= size) return 'unsatisfiable';
   return { start, end: Math.min(last, size - 1) };

@@ -65,6 +65,12 @@ export function unionTag(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Path patterns from files.stone (`ReadPath`, `WritePathOrId`). */
+const PATH_PATTERNS = {
+  read: '(/(.|[\\r\\n])*|id:.*)|(rev:[0-9a-f]{9,})|(ns:[0-9]+(/(.|[\\r\\n])*)?)',
+  write: '(/(.|[\\r\\n])*)|(ns:[0-9]+(/(.|[\\r\\n])*)?)|(id:.*)',
+};
+
 /** Typed accessors for JSON arguments; a wrong type is the caller's bug, reported as 400 like Dropbox does. */
 export class Args {
   constructor(
@@ -107,6 +113,14 @@ export class Args {
       if (!e || typeof e !== 'object') return this.fail(`${k}[${i}]: expected object`);
       return new Args(this.route, `${this.where}: ${k}[${i}]`, e as Json);
     });
+  }
+  /** A path argument checked against its Stone pattern (400 on mismatch, as Dropbox does). */
+  path(k: string, kind: 'read' | 'write'): string {
+    const p = this.str(k);
+    if (!new RegExp(`^(?:${PATH_PATTERNS[kind]})$`).test(p)) {
+      this.fail(`${k}: '${p}' did not match pattern '${PATH_PATTERNS[kind]}'`);
+    }
+    return p;
   }
   /** Optional 64-hex `content_hash` (Sha256HexHash). */
   hash(k: string): string | undefined {

@@ -1,0 +1,181 @@
+/**
+ * Dropbox end to end: real git + git-lfs + the agent + the real keychain (resume records) against the project's
+ * fake Dropbox API. Access comes from LFS_BRIDGE_DROPBOX_TOKEN here; login flows are tested in login.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
+import { MiB, sha256, writeRandomFile } from '../helpers/files.js';
+import { descendants, isAgent, sleep } from '../helpers/proc.js';
+import { describeRun } from '../helpers/run.js';
+import { Sandbox } from '../helpers/sandbox.js';
+
+const dbxPath = (oid: string) => `/lfs/repo/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+const CHUNK = 8 * MiB;
+
+describe('e2e: dropbox provider against the fake API', function () {
+  this.timeout(240_000);
+  let fake: FakeDropbox;
+  let sb: Sandbox;
+  let token: string;
+  let env: Record<string, string>;
+
+  beforeEach(async () => {
+    fake = await startFakeDropbox();
+    sb = await Sandbox.create('dbx');
+    token = fake.issueToken().access;
+    env = { LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url, LFS_BRIDGE_DROPBOX_TOKEN: token };
+  });
+  afterEach(async () => {
+    await fake.close();
+    await sb.cleanup();
+  });
+
+  async function repo(name: string, remote: string) {
+    const dir = sb.path(name);
+    await sb.gitOk(sb.root, ['init', '-q', dir]);
+    await sb.gitOk(dir, ['remote', 'add', 'origin', remote]);
+    await sb.bridgeOk(
+      dir,
+      ['setup', '--provider', 'dropbox', '--root', '/lfs/repo', '--shared', '--chunk-size', '8MiB'],
+      env,
+    );
+    await sb.gitOk(dir, ['lfs', 'track', '*.dat']);
+    return dir;
+  }
+
+  const sessionBytes = () => Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+
+  it('pushes, clones and pulls 0 B, 1 B, 5 MiB and 150 MiB objects byte for byte; re-push sends nothing', async () => {
+    const remote = await sb.remote();
+    const work = await repo('work', remote);
+    const files = [
+      await writeRandomFile(join(work, 'empty.dat'), 0),
+      await writeRandomFile(join(work, 'one.dat'), 1),
+      await writeRandomFile(join(work, 'five.dat'), 5 * MiB),
+      await writeRandomFile(join(work, 'big.dat'), 150 * MiB),
+    ];
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'objects']);
+    const push = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
+    assert.equal(push.code, 0, describeRun('push', push));
+    for (const f of files.filter((f) => f.size > 0)) {
+      assert.ok(fake.files.get(dbxPath(f.oid))?.equals(await readFile(f.path)), `stored ${f.size}`);
+    }
+    fake.counters.reset();
+    const again = await sb.git(work, ['lfs', 'push', '--all', 'origin'], env);
+    assert.equal(again.code, 0, describeRun('re-push', again));
+    assert.equal(
+      Object.values(fake.counters.bytesInByPath).reduce((a, b) => a + b, 0),
+      0,
+      're-push sent content',
+    );
+
+    const clone = await sb.bridge(sb.root, ['clone', remote, 'copy'], env);
+    assert.equal(clone.code, 0, describeRun('lfs-bridge clone', clone));
+    for (const f of files) {
+      const got = await readFile(sb.path('copy', f.path.split('/').pop() as string));
+      assert.equal(sha256(got), f.oid, `pulled ${f.size}`);
+    }
+  });
+
+  it('resumes a push after kill -9 of the agent, re-sending at most two chunks', async () => {
+    const remote = await sb.remote();
+    const work = await repo('work', remote);
+    await sb.gitOk(work, ['config', 'lfs-bridge.maxrate', '30MiB']);
+    const big = await writeRandomFile(join(work, 'big.dat'), 120 * MiB);
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'big']);
+    let killed = false;
+    const first = await sb.git(work, ['push', '-q', 'origin', 'main'], env, {
+      onSpawn: (child) => {
+        void (async () => {
+          while (!killed && child.exitCode === null) {
+            await sleep(50);
+            if (sessionBytes() < 40 * MiB) continue;
+            for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
+              process.kill(p.pid, 'SIGKILL');
+              killed = true;
+            }
+          }
+        })();
+      },
+    });
+    assert.ok(killed, 'the agent was killed mid-upload');
+    assert.notEqual(first.code, 0);
+    const sentBefore = sessionBytes();
+    const second = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
+    assert.equal(second.code, 0, describeRun('second push', second));
+    assert.ok(fake.files.get(dbxPath(big.oid))?.equals(await readFile(big.path)));
+    const total = sessionBytes();
+    assert.ok(total <= big.size + 2 * CHUNK, `sent ${total} bytes in all for ${big.size} (before kill ${sentBefore})`);
+  });
+
+  it('resumes a pull after kill -9 of the agent, fetching at most two segments again', async () => {
+    const remote = await sb.remote();
+    const work = await repo('work', remote);
+    const big = await writeRandomFile(join(work, 'big.dat'), 100 * MiB);
+    const small = await writeRandomFile(join(work, 'small.dat'), 3 * MiB);
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'big']);
+    await sb.gitOk(work, ['push', '-q', 'origin', 'main'], env);
+
+    await sb.gitOk(sb.root, ['clone', '-q', remote, 'copy'], { GIT_LFS_SKIP_SMUDGE: '1' });
+    const copy = sb.path('copy');
+    await sb.bridgeOk(copy, ['setup'], env);
+    await sb.gitOk(copy, ['config', 'lfs-bridge.maxrate', '30MiB']);
+    fake.counters.reset();
+    let killed = false;
+    const sent = () => fake.counters.bytesOutByPath[dbxPath(big.oid).toLowerCase()] ?? 0;
+    await sb.git(copy, ['lfs', 'pull'], env, {
+      onSpawn: (child) => {
+        void (async () => {
+          while (!killed && child.exitCode === null) {
+            await sleep(50);
+            if (sent() < 30 * MiB) continue;
+            for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
+              process.kill(p.pid, 'SIGKILL');
+              killed = true;
+            }
+          }
+        })();
+      },
+    });
+    assert.ok(killed, 'the agent was killed mid-download');
+    const before = sent();
+    await sb.gitOk(copy, ['config', '--unset', 'lfs-bridge.maxrate']);
+    const second = await sb.git(copy, ['lfs', 'pull'], env);
+    assert.equal(second.code, 0, describeRun('second pull', second));
+    assert.equal(sha256(await readFile(join(copy, 'big.dat'))), big.oid);
+    assert.equal(sha256(await readFile(join(copy, 'small.dat'))), small.oid);
+    const resent = sent() - before;
+    assert.ok(
+      resent <= big.size - before + 2 * 8 * MiB,
+      `second pull fetched ${resent} of ${big.size} (had ${before})`,
+    );
+  });
+
+  it('never lets the token reach stdout, stderr, argv or git config', async () => {
+    const remote = await sb.remote();
+    const work = await repo('work', remote);
+    await writeRandomFile(join(work, 'a.dat'), 2 * MiB);
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'a']);
+    const traceFile = sb.path('trace.log');
+    const logFile = sb.path('bridge.log');
+    fake.faults.add({ route: '/2/files/get_metadata', action: { kind: 'status', status: 503 } });
+    const push = await sb.git(work, ['push', 'origin', 'main'], {
+      ...env,
+      GIT_TRACE: traceFile,
+      GIT_TRANSFER_TRACE: '1',
+      LFS_BRIDGE_DEBUG: '1',
+      LFS_BRIDGE_LOG: logFile,
+    });
+    assert.equal(push.code, 0, describeRun('push', push));
+    const config = await sb.gitOk(work, ['config', '--list']);
+    const texts = [push.output, await readFile(traceFile, 'utf8'), await readFile(logFile, 'utf8'), config.stdout];
+    for (const t of texts) assert.ok(!t.includes(token), 'token leaked');
+    await writeFile(sb.path('ok'), '');
+  });
+});
