@@ -96,4 +96,12 @@ export interface ProviderModule {
   /** Cheap local checks for `init` (no network, no keychain, no SDK import). Throws a Config error. */
   checkInit?(ctx: ProviderContext): Promise<void>;
   create(ctx: ProviderContext): Promise<Provider>;
+  /**
+   * Setup-time check of a root (may use the network and the login): returns the root to record, e.g. a Dropbox
+   * member path inside a shared folder becomes the folder's namespace form, the same for every member.
+   */
+  resolveRoot?(
+    given: string,
+    o: { env: NodeJS.ProcessEnv; account?: string },
+  ): Promise<{ root: string; notes: string[] }>;
 }

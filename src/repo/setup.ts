@@ -15,6 +15,7 @@ import { isProviderName, type ProviderName, providerNames } from '../config/inde
 import { parseSize } from '../config/size.js';
 import { configError } from '../errors.js';
 import { git, gitConfigMap, gitOk } from '../git.js';
+import { loadProviderModule } from '../providers/index.js';
 
 export const AGENT = 'lfs-bridge';
 export const TEAM_FILE = '.lfs-bridge';
@@ -29,6 +30,7 @@ export interface SetupOptions {
   maxRate?: string;
   downloadStreams?: string;
   account?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface SetupResult {
@@ -61,7 +63,7 @@ export function agentCommand(): { path: string; args: string } {
 
 const shQuote = (s: string) => (/^[A-Za-z0-9_@/.:=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-const sharedKeys = ['lfs-bridge.provider', 'lfs-bridge.root', 'lfs-bridge.chunksize', 'lfs-bridge.dropbox.namespace'];
+const sharedKeys = ['lfs-bridge.provider', 'lfs-bridge.root', 'lfs-bridge.chunksize'];
 
 export async function setup(o: SetupOptions): Promise<SetupResult> {
   const top = await workTreeTop(o.cwd);
@@ -99,7 +101,20 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   }
   if (!isProviderName(provider))
     throw configError(`unknown provider "${provider}": use one of ${providerNames.join(', ')}`);
-  const root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
+  let root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
+  if (provider !== 'local') {
+    const mod = await loadProviderModule(provider);
+    try {
+      const r = await mod.resolveRoot?.(root, { env: o.env ?? process.env, account: o.account });
+      if (r) {
+        root = r.root;
+        notes.push(...r.notes);
+        rootAsGiven = r.root;
+      }
+    } catch (e) {
+      notes.push(`could not check ${root} with ${provider} (${(e as Error).message}); recorded as given`);
+    }
+  }
 
   const written: Record<string, string> = {};
   const set = async (key: string, value: string) => {
@@ -171,7 +186,7 @@ async function localRoot(top: string, given: string, notes: string[]): Promise<s
   return root;
 }
 
-/** A cloud root: an absolute path inside the provider (/lfs/my-repo) or a folder id (id:…). */
+/** A cloud root: an absolute path inside the provider (/lfs/my-repo), or a prefixed id (Dropbox ns:…, id:…). */
 function cloudRoot(given: string): string {
   if (given.startsWith('/') || /^[a-z]+:/i.test(given)) return given.replace(/\/+$/, '') || '/';
   return `/${given.replace(/\/+$/, '')}`;

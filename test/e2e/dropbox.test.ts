@@ -156,6 +156,43 @@ describe('e2e: dropbox provider against the fake API', function () {
     );
   });
 
+  it('shares a team folder by its namespace, so members who mount it at different paths see the same objects', async () => {
+    const ns = fake.createSharedNamespace('Team Assets');
+    fake.mountShared('alice', '/Team Assets', ns);
+    fake.mountShared('bob', '/Work/Team Assets (1)', ns);
+    const alice = {
+      LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url,
+      LFS_BRIDGE_DROPBOX_TOKEN: fake.issueToken({ account: 'alice' }).access,
+    };
+    const bob = {
+      LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url,
+      LFS_BRIDGE_DROPBOX_TOKEN: fake.issueToken({ account: 'bob' }).access,
+    };
+    const remote = await sb.remote();
+    const work = sb.path('alice');
+    await sb.gitOk(sb.root, ['init', '-q', work]);
+    await sb.gitOk(work, ['remote', 'add', 'origin', remote]);
+    const setup = await sb.bridgeOk(
+      work,
+      ['setup', '--provider', 'dropbox', '--root', '/Team Assets/lfs', '--shared'],
+      alice,
+    );
+    assert.match(setup.stdout, /shared folder/);
+    const teamFile = await readFile(join(work, '.lfs-bridge'), 'utf8');
+    assert.match(teamFile, new RegExp(`root = ns:${ns}/lfs`));
+    await sb.gitOk(work, ['lfs', 'track', '*.dat']);
+    const f = await writeRandomFile(join(work, 'art.dat'), 6 * MiB);
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'art']);
+    await sb.gitOk(work, ['push', '-q', 'origin', 'main'], alice);
+    assert.ok(
+      fake.files.get(`/lfs/${f.oid.slice(0, 2)}/${f.oid.slice(2, 4)}/${f.oid}`, ns)?.equals(await readFile(f.path)),
+    );
+    const clone = await sb.bridge(sb.root, ['clone', remote, 'bob'], bob);
+    assert.equal(clone.code, 0, describeRun('bob clones', clone));
+    assert.equal(sha256(await readFile(sb.path('bob', 'art.dat'))), f.oid);
+  });
+
   it('never lets the token reach stdout, stderr, argv or git config', async () => {
     const remote = await sb.remote();
     const work = await repo('work', remote);

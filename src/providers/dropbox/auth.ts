@@ -58,7 +58,7 @@ export async function revoke(accessToken: string, env: NodeJS.ProcessEnv): Promi
 const clientIdHelp = (redirectUri = `http://127.0.0.1:${DEFAULT_REDIRECT_PORT}${REDIRECT_PATH}`) =>
   [
     'no Dropbox app key configured. lfs-bridge talks to Dropbox as an app you register (once, free):',
-    '  1. https://www.dropbox.com/developers/apps → Create app → "Scoped access"',
+    '  1. Dropbox App Console (https://www.dropbox.com/developers/apps) → Create app → "Scoped access"',
     '  2. access type: "App folder" (one person; objects live under /Apps/<app name>) or',
     '     "Full Dropbox" (needed for a team\'s shared folders)',
     `  3. Permissions tab: tick ${DROPBOX_SCOPES.join(', ')}; Submit`,

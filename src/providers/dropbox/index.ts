@@ -22,6 +22,7 @@ import type {
 } from '../types.js';
 import { apiArg, type CommitInfo, type FileMetadata, type Metadata, type TemporaryLink } from './api.js';
 import { classify, DropboxError } from './errors.js';
+import { sharedRoot } from './team.js';
 
 const MiB = 1024 * 1024;
 
@@ -64,16 +65,11 @@ export class DropboxProvider implements Provider {
     readonly root: string,
     private readonly tokens: TokenSource,
     private readonly env: NodeJS.ProcessEnv,
-    /** Team folders: the namespace the root lives in (Dropbox-API-Path-Root). */
-    private readonly namespace?: string,
   ) {
     const base = endpointFor('dropbox', env);
     this.api = rebase(API, base);
     this.content = rebase(CONTENT, base);
-    this.destination = createHash('sha256')
-      .update(`${namespace ?? ''}:${root.toLowerCase()}`)
-      .digest('hex')
-      .slice(0, 12);
+    this.destination = createHash('sha256').update(root.toLowerCase()).digest('hex').slice(0, 12);
   }
 
   private path(oid: string): string {
@@ -91,10 +87,7 @@ export class DropboxProvider implements Provider {
   }
 
   private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-    const h: Record<string, string> = { authorization: `Bearer ${await this.bearer()}`, ...extra };
-    if (this.namespace)
-      h['dropbox-api-path-root'] = JSON.stringify({ '.tag': 'namespace_id', namespace_id: this.namespace });
-    return h;
+    return { authorization: `Bearer ${await this.bearer()}`, ...extra };
   }
 
   /** Maps a non-2xx answer to a DropboxError; an expired token is refreshed before the retry. */
@@ -138,6 +131,16 @@ export class DropboxProvider implements Provider {
     });
     if (res.status !== 200) return this.fail(res, route);
     return JSON.parse(await text(res)) as T;
+  }
+
+  /** Metadata of any path (setup's shared-folder check); null when absent. */
+  async metadata(path: string, signal?: AbortSignal): Promise<(Metadata & { shared_folder_id?: string }) | null> {
+    try {
+      return await this.rpc('files/get_metadata', { path }, signal);
+    } catch (e) {
+      if (e instanceof DropboxError && e.kind === 'NotFound') return null;
+      throw e;
+    }
   }
 
   async stat(oid: string, signal?: AbortSignal): Promise<RemoteObject | null> {
@@ -272,11 +275,26 @@ export class DropboxProvider implements Provider {
   }
 }
 
-function rootOf(ctx: ProviderContext): string {
-  const root = ctx.config.root;
-  if (!root.startsWith('/'))
-    throw configError(`lfs-bridge.root for dropbox must be a path like /lfs/my-repo, got "${root}"`);
+/** `/path/in/dropbox`, or `ns:<namespace id>[/path]` for a team (shared) folder. */
+export function checkRoot(root: string): string {
+  if (!root.startsWith('/') && !/^ns:\d+(\/|$)/.test(root)) {
+    throw configError(`lfs-bridge.root for dropbox must be a path like /lfs/my-repo or ns:<id>/lfs, got "${root}"`);
+  }
   return root.replace(/\/+$/, '') || '/';
+}
+
+const rootOf = (ctx: ProviderContext) => checkRoot(ctx.config.root);
+
+async function connect(ctx: { env: NodeJS.ProcessEnv; account?: string }, root: string): Promise<DropboxProvider> {
+  const { getAccessToken } = await import('../../oauth/index.js');
+  const first = await getAccessToken('dropbox', { env: ctx.env, account: ctx.account });
+  let current: string | undefined = first.token;
+  const tokens: TokenSource = async (force) => {
+    if (current && !force) return current;
+    current = undefined;
+    return (await getAccessToken('dropbox', { env: ctx.env, account: first.account, forceRefresh: force })).token;
+  };
+  return new DropboxProvider(first.account, root, tokens, ctx.env);
 }
 
 const dropbox: ProviderModule = {
@@ -285,17 +303,18 @@ const dropbox: ProviderModule = {
     rootOf(ctx);
   },
   async create(ctx) {
-    const root = rootOf(ctx);
-    const { getAccessToken } = await import('../../oauth/index.js');
-    const first = await getAccessToken('dropbox', { env: ctx.env, account: ctx.config.account });
-    let current: string | undefined = first.token;
-    const tokens: TokenSource = async (force) => {
-      if (current && !force) return current;
-      current = undefined;
-      return (await getAccessToken('dropbox', { env: ctx.env, account: first.account, forceRefresh: force })).token;
+    return connect({ env: ctx.env, account: ctx.config.account }, rootOf(ctx));
+  },
+  async resolveRoot(given, o) {
+    const root = checkRoot(given);
+    const p = await connect(o, root);
+    const r = await sharedRoot(root, (path) => p.metadata(path));
+    return {
+      root: r.root,
+      notes: r.sharedFolder
+        ? [`${r.sharedFolder} is a shared folder: recorded as ${r.root}, the same for every member`]
+        : [],
     };
-    const ns = ctx.config.raw.get('lfs-bridge.dropbox.namespace') || undefined;
-    return new DropboxProvider(first.account, root, tokens, ctx.env, ns);
   },
 };
 export default dropbox;

@@ -74,6 +74,19 @@ const revoke: Handler = async (s, c) => {
 
 const getMetadata: Handler = async (s, c, a) => {
   if (a.str('path') === '') throw badInput(c.fn, `${a.where}: path: The root folder is unsupported.`);
+  const mount = c.root === s.store.home(c.account!) ? s.store.mountAt(c.account!, a.str('path')) : undefined;
+  if (mount) {
+    const ns = s.store.namespaces.get(mount.ns)!;
+    const meta = folderMetadata(ns, '', mount.display) as Record<string, unknown>;
+    return {
+      json: {
+        ...meta,
+        path_lower: mount.key,
+        shared_folder_id: mount.ns,
+        sharing_info: { read_only: false, shared_folder_id: mount.ns, traverse_only: false, no_access: false },
+      },
+    };
+  }
   const r = s.store.resolve(c.account!, c.root!, a.path('path', 'read'));
   if ('error' in r) throw pathError(r.error);
   const e = r.ns.files.get(r.key);

@@ -91,6 +91,8 @@ export interface FakeDropbox {
   files: FakeFiles;
   /** A shared namespace any account can address with Dropbox-API-Path-Root; returns its namespace_id. */
   createSharedNamespace(name: string): string;
+  /** Mounts a shared namespace in an account's home at `path` (each member may mount it elsewhere). */
+  mountShared(account: string, path: string, nsId: string): void;
   account(name?: string): { account_id: string; home_namespace_id: string; email: string };
   /** Account that /oauth2/authorize approves as (default "default"). */
   setAuthorizeAccount(name: string): void;
@@ -206,6 +208,10 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     counters,
     files,
     createSharedNamespace: (name) => store.createSharedNamespace(name),
+    mountShared: (account, path, nsId) => {
+      store.account(account);
+      store.mount(account, path, nsId);
+    },
     account: (name) => {
       const a = store.account(name);
       return { account_id: a.accountId, home_namespace_id: a.homeNs, email: a.email };

@@ -90,6 +90,21 @@ export class Store {
     return this.newNamespace(name, true).id;
   }
 
+  /** account → shared folders mounted in its home, each at its own path (members see them at different places). */
+  private readonly mounts = new Map<string, { key: string; display: string; ns: string }[]>();
+
+  /** Mounts shared namespace `nsId` in `account`'s home at `path` (like accepting a shared-folder invitation). */
+  mount(account: string, path: string, nsId: string): void {
+    const list = this.mounts.get(account) ?? [];
+    list.push({ key: path.toLowerCase(), display: path, ns: nsId });
+    this.mounts.set(account, list);
+  }
+
+  /** The mount whose mount point is exactly `path` for this account, if any. */
+  mountAt(a: Account, path: string): { key: string; display: string; ns: string } | undefined {
+    return this.mounts.get(a.name)?.find((m) => m.key === path.toLowerCase());
+  }
+
   private newNamespace(name: string, shared: boolean): Namespace {
     const ns: Namespace = { id: String(this.nextNs++), name, shared, files: new Map() };
     this.namespaces.set(ns.id, ns);
@@ -125,6 +140,14 @@ export class Store {
     } else if (p.startsWith('id:') || p.startsWith('rev:')) {
       const e = this.findBy(a, root, p.startsWith('id:') ? 'id' : 'rev', p.startsWith('id:') ? p : p.slice(4));
       return e ? { ns: this.namespaces.get(e.ns)!, key: e.key, display: e.display } : { error: 'not_found' };
+    }
+    if (ns === this.home(a) && !nsm) {
+      // Paths inside a mounted shared folder live in that folder's namespace.
+      const m = this.mounts.get(a.name)?.find((x) => p.toLowerCase().startsWith(`${x.key}/`));
+      if (m) {
+        ns = this.namespaces.get(m.ns)!;
+        p = p.slice(m.key.length);
+      }
     }
     if (p === '') return allowRoot ? { ns, key: '', display: '' } : { error: 'malformed_path' };
     const parts = p.split('/');
