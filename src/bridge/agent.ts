@@ -111,6 +111,7 @@ class AgentSession {
         return this.onInit(msg);
       case 'bad':
         if (msg.oid) this.fail(msg.oid, msg.error);
+        else if (msg.init) this.out.send({ error: wireError(msg.error) });
         else this.log.error(`ignored: ${msg.error.message}`);
         return;
       case 'upload':

@@ -3,7 +3,8 @@
  * and taken over; a live one is waited on with a bound, never forever.
  */
 
-import { open, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { sleep } from './retry.js';
 
@@ -20,13 +21,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A lock file whose content we cannot read is stale only once it is this old (its writer may still be linking). */
+const UNREADABLE_GRACE_MS = 5_000;
+
 /** Takes the lock at `path` now, or returns null when a live process holds it. */
 export async function tryLock(path: string): Promise<Lock | null> {
   for (let round = 0; round < 3; round++) {
+    // Written under a private name, then hard-linked into place: the lock is never seen empty, and link()
+    // fails with EEXIST atomically when another process holds it.
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now() }), { mode: 0o600 });
     try {
-      const fh = await open(path, 'wx', 0o600);
-      await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now() }));
-      await fh.close();
+      await link(tmp, path);
       let released = false;
       return {
         release: async () => {
@@ -37,15 +43,30 @@ export async function tryLock(path: string): Promise<Lock | null> {
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder: { pid?: number; host?: string } = {};
+      let holder: { pid?: number; host?: string } | null = null;
       try {
         holder = JSON.parse(await readFile(path, 'utf8'));
       } catch {
-        // half-written by a process that died between open and write: treat as stale below
+        // unreadable (vanished meanwhile, or written by something else): judged by age below
       }
-      const sameHost = !holder.host || holder.host === hostname();
-      if (holder.pid && (!sameHost || alive(holder.pid))) return null;
-      await rm(path, { force: true }); // stale: its owner is gone
+      if (holder?.pid) {
+        const sameHost = !holder.host || holder.host === hostname();
+        if (!sameHost || alive(holder.pid)) return null;
+      } else {
+        const age = await stat(path).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => Number.POSITIVE_INFINITY,
+        );
+        if (age < UNREADABLE_GRACE_MS) return null;
+      }
+      // Stale: its owner is gone. Rename-then-remove, so that of two processes seeing it stale only one removes it.
+      const grave = `${path}.stale.${process.pid}`;
+      await rename(path, grave).then(
+        () => rm(grave, { force: true }),
+        () => {},
+      );
+    } finally {
+      await rm(tmp, { force: true });
     }
   }
   return null;

@@ -13,6 +13,8 @@ export class ProgressMeter {
   private lastEmit = 0;
   private timer: NodeJS.Timeout | undefined;
   private emittedAny = false;
+  /** After finish() or stop(): nothing may follow an object's `complete`, not even a late stream's position. */
+  private done = false;
 
   constructor(
     readonly oid: string,
@@ -25,7 +27,7 @@ export class ProgressMeter {
   /** Bytes done so far for this object. Lower values than already reported are held (re-sent bytes count once). */
   update(bytesSoFar: number): void {
     const v = Math.min(bytesSoFar, this.size);
-    if (v <= this.pending) return;
+    if (this.done || v <= this.pending) return;
     this.pending = v;
     const first = this.reported === 0;
     if (first || v === this.size || this.now() - this.lastEmit >= this.intervalMs) {
@@ -38,13 +40,19 @@ export class ProgressMeter {
 
   /** The object is complete: report it all (a zero-byte object still gets one event), then stop for good. */
   finish(): void {
+    if (this.done) return;
     this.pending = this.size;
     if (this.reported < this.size || !this.emittedAny) this.emit();
     this.stop();
   }
 
-  /** Cancel any pending event; nothing may follow an object's `complete`. */
+  /** Cancel any pending event and ignore later updates; nothing may follow an object's `complete`. */
   stop(): void {
+    this.done = true;
+    this.cancelTimer();
+  }
+
+  private cancelTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -54,7 +62,7 @@ export class ProgressMeter {
   }
 
   private emit(): void {
-    this.stop();
+    this.cancelTimer();
     if (this.pending <= this.reported && this.emittedAny) return;
     const since = this.pending - this.reported;
     this.reported = this.pending;

@@ -28,6 +28,8 @@ export interface TerminateRequest {
 export interface BadLine {
   event: 'bad';
   oid?: string;
+  /** A broken `init`: it still needs a reply, or git-lfs waits forever. */
+  init?: boolean;
   error: BridgeError;
 }
 
@@ -55,7 +57,11 @@ export function parseLine(line: string): Incoming | null {
     case 'init': {
       const op = m.operation;
       if (op !== 'upload' && op !== 'download') {
-        return { event: 'bad', error: badRequest(`init: operation must be "upload" or "download", got ${clip(op)}`) };
+        return {
+          event: 'bad',
+          init: true,
+          error: badRequest(`init: operation must be "upload" or "download", got ${clip(op)}`),
+        };
       }
       const n = Number.isSafeInteger(m.concurrenttransfers) ? (m.concurrenttransfers as number) : 1;
       return {

@@ -51,7 +51,7 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
       return await op(attempt);
     } catch (raw) {
       const e = toBridgeError(raw);
-      if (!e.retryable || o.signal?.aborted) throw e;
+      if (!e.retryable || o.signal?.aborted) throw raw; // callers may match their own error types
       if (attempt >= p.tries) {
         e.persistent = true;
         throw e;
@@ -67,6 +67,7 @@ export async function withRetry<T>(op: (attempt: number) => Promise<T>, o: Retry
 export function parseRetryAfter(v: string | null | undefined, now = Date.now()): number | undefined {
   if (!v) return undefined;
   const t = v.trim();
-  const ms = /^\d+$/.test(t) ? Number(t) * 1000 : Date.parse(t) - now;
+  // Delay-seconds, or an IMF-fixdate like "Wed, 21 Oct 2015 07:28:00 GMT" (V8's Date.parse takes "1.5" as a date).
+  const ms = /^\d+$/.test(t) ? Number(t) * 1000 : /^[A-Za-z]{3},/.test(t) ? Date.parse(t) - now : Number.NaN;
   return Number.isNaN(ms) ? undefined : Math.max(0, ms);
 }

@@ -84,7 +84,11 @@ export function tap(o: TapOptions): Transform {
     readableHighWaterMark: 1 << 20,
     writableHighWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      o.hash.feed(chunk, at);
+      try {
+        o.hash.feed(chunk, at);
+      } catch (e) {
+        return cb(e as Error); // too many bytes, or a gap: fail this stream, never the process
+      }
       at += chunk.length;
       const bad = check();
       if (bad) return cb(bad);

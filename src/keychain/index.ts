@@ -161,19 +161,25 @@ export interface OpenOptions {
 export const insecureOptIn = (o: OpenOptions) =>
   o.insecure || truthy((o.env ?? process.env).LFS_BRIDGE_INSECURE_STORAGE);
 
-let cached: Promise<SecretStore> | undefined;
+const cached = new Map<string, Promise<SecretStore>>();
 
 /**
  * The keychain, or the opted-in file store. Throws a Config error naming both fixes when neither is available.
  */
 export function openSecretStore(o: OpenOptions = {}): Promise<SecretStore> {
-  if (!cached) cached = open(o);
-  return cached;
+  const key = insecureOptIn(o) ? `file:${configDir(o.env ?? process.env)}` : 'keychain';
+  let p = cached.get(key);
+  if (!p) {
+    p = open(o);
+    cached.set(key, p);
+    p.catch(() => cached.delete(key)); // a keychain that appears later (unlocked, started) is found next time
+  }
+  return p;
 }
 
-/** Forget the cached store (tests switch environments). */
+/** Forget the cached stores (tests switch environments). */
 export function resetSecretStore(): void {
-  cached = undefined;
+  cached.clear();
 }
 
 async function open(o: OpenOptions): Promise<SecretStore> {
@@ -181,7 +187,6 @@ async function open(o: OpenOptions): Promise<SecretStore> {
   if (insecureOptIn(o)) return new FileStore(join(configDir(env), 'secrets.json'));
   const why = await probeKeychain(env);
   if (why) {
-    cached = undefined;
     throw configError(
       `no keychain: ${why}. Start a Secret Service (on a desktop: gnome-keyring; headless: ` +
         '`dbus-run-session -- sh -c "echo PASSWORD | gnome-keyring-daemon --unlock; lfs-bridge …"`), or opt in to a ' +

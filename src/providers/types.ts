@@ -104,4 +104,6 @@ export interface ProviderModule {
     given: string,
     o: { env: NodeJS.ProcessEnv; account?: string },
   ): Promise<{ root: string; notes: string[] }>;
+  /** Space used and allocated for `status` (network). */
+  usage?(o: { env: NodeJS.ProcessEnv; account: string }): Promise<{ used: number; allocated?: number }>;
 }

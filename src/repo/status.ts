@@ -9,6 +9,7 @@ import { findLfsPaths } from '../bridge/lfsdir.js';
 import type { ResumeRecord } from '../bridge/resume.js';
 import { type BridgeConfig, loadConfig } from '../config/index.js';
 import { git, gitConfigMap } from '../git.js';
+import { loadProviderModule } from '../providers/index.js';
 import { AGENT } from './setup.js';
 
 /** Partials untouched this long are flagged stale (upload sessions of the cloud APIs live about a week). */
@@ -41,7 +42,15 @@ export interface StatusInfo {
     problems: string[];
   };
   keychain: { available: boolean; kind?: string; detail?: string };
-  accounts: { provider: string; account: string }[];
+  accounts: {
+    provider: string;
+    account: string;
+    email?: string;
+    displayName?: string;
+    used?: number;
+    allocated?: number;
+    problem?: string;
+  }[];
   resumes: {
     provider: string;
     account: string;
@@ -70,10 +79,7 @@ export async function collectStatus(
     const store = await ks.openSecretStore({ env });
     keychain.available = true;
     keychain.kind = store.kind;
-    for (const { account } of await store.list('token:')) {
-      const [, provider, name] = account.split(':');
-      accounts.push({ provider, account: name });
-    }
+    accounts.push(...(await collectAccounts(env, wiring.provider === 'local' ? undefined : wiring.provider)));
     for (const { secret } of await store.list('resume:')) {
       try {
         const r = JSON.parse(secret) as ResumeRecord;
@@ -98,6 +104,41 @@ export async function collectStatus(
     ? await collectPartials(repo.top, wiring.provider === 'local' ? wiring.root : undefined, now)
     : [];
   return { repo, wiring, keychain, accounts, resumes, partials };
+}
+
+/** Logged-in accounts with who they are; space usage for the provider this repository uses (one request each). */
+async function collectAccounts(env: NodeJS.ProcessEnv, active?: string): Promise<StatusInfo['accounts']> {
+  const { listAccounts, oauthProviders } = await import('../oauth/index.js');
+  const out: StatusInfo['accounts'] = [];
+  for (const provider of oauthProviders) {
+    for (const a of await listAccounts(provider, { env })) {
+      const row: StatusInfo['accounts'][number] = {
+        provider,
+        account: a.account,
+        email: a.email,
+        displayName: a.displayName,
+      };
+      if (provider === active) {
+        try {
+          const mod = await loadProviderModule(provider);
+          const u = await withTimeout(mod.usage?.({ env, account: a.account }), 15_000);
+          if (u) Object.assign(row, u);
+        } catch (e) {
+          row.problem = (e as Error).message;
+        }
+      }
+      out.push(row);
+    }
+  }
+  return out;
+}
+
+function withTimeout<T>(p: Promise<T> | undefined, ms: number): Promise<T | undefined> {
+  if (!p) return Promise.resolve(undefined);
+  return Promise.race([
+    p,
+    new Promise<undefined>((_, rej) => setTimeout(() => rej(new Error('no answer')), ms).unref()),
+  ]);
 }
 
 async function collectWiring(top: string | undefined, cwd?: string): Promise<StatusInfo['wiring']> {

@@ -62,7 +62,7 @@ const clientIdHelp = (redirectUri = `http://127.0.0.1:${DEFAULT_REDIRECT_PORT}${
     '  2. access type: "App folder" (one person; objects live under /Apps/<app name>) or',
     '     "Full Dropbox" (needed for a team\'s shared folders)',
     `  3. Permissions tab: tick ${DROPBOX_SCOPES.join(', ')}; Submit`,
-    `  4. Settings tab → OAuth 2 → Redirect URIs: add ${redirectUri} (exactly; or your --port)`,
+    `  4. Settings tab → OAuth 2 → Redirect URIs: add ${redirectUri} (exactly, port and path included; --port N changes it)`,
     '  5. copy the App key, then: lfs-bridge login dropbox --client-id <app key>',
     '     (or set LFS_BRIDGE_DROPBOX_CLIENT_ID, or git config --global lfs-bridge.dropbox.clientid <app key>)',
     'The app key is not a secret; no app secret is needed (PKCE).',

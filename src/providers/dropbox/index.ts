@@ -133,6 +133,10 @@ export class DropboxProvider implements Provider {
     return JSON.parse(await text(res)) as T;
   }
 
+  spaceUsage(signal?: AbortSignal) {
+    return this.rpc<{ used: number; allocation?: { allocated?: number } }>('users/get_space_usage', null, signal);
+  }
+
   /** Metadata of any path (setup's shared-folder check); null when absent. */
   async metadata(path: string, signal?: AbortSignal): Promise<(Metadata & { shared_folder_id?: string }) | null> {
     try {
@@ -304,6 +308,11 @@ const dropbox: ProviderModule = {
   },
   async create(ctx) {
     return connect({ env: ctx.env, account: ctx.config.account }, rootOf(ctx));
+  },
+  async usage(o) {
+    const p = await connect(o, '/');
+    const u = await p.spaceUsage();
+    return { used: u.used, allocated: u.allocation?.allocated };
   },
   async resolveRoot(given, o) {
     const root = checkRoot(given);

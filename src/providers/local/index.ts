@@ -104,7 +104,7 @@ class LocalProvider implements Provider {
     return { partial, oid, size } satisfies LocalSession;
   }
 
-  async uploadChunk(session: UploadSession, offset: number, length: number, body: Readable): Promise<number> {
+  async uploadChunk(session: UploadSession, offset: number, _length: number, body: Readable): Promise<number> {
     const s = session as LocalSession;
     try {
       const have = await sizeOf(s.partial);
@@ -112,7 +112,7 @@ class LocalProvider implements Provider {
         throw new BridgeError('Conflict', false, `partial ${s.partial} has ${have} bytes, chunk starts at ${offset}`);
       if (have > offset) await truncate(s.partial, offset);
       await pipeline(body, createWriteStream(s.partial, { flags: offset === 0 ? 'w' : 'a', highWaterMark: MiB }));
-      return offset + length;
+      return sizeOf(s.partial); // what is really there, not what was meant to be
     } catch (e) {
       throw toBridgeError(e, 'local store');
     }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { BridgeError } from '../../../src/errors.js';
 import {
@@ -157,23 +157,36 @@ describe('http', () => {
       });
     });
 
-    it('goes through HTTP_PROXY when set, and around it for NO_PROXY hosts', async () => {
-      const proxied: string[] = [];
-      const proxy = await start((req, res) => {
-        proxied.push(String(req.url));
-        res.end('via proxy');
+    it('goes through HTTP_PROXY when set (CONNECT tunnel), and around it for NO_PROXY hosts', async function () {
+      this.timeout(10_000);
+      const target = await start((req, res) => res.end(`hello ${req.url}`));
+      const port = new URL(target).port;
+      const tunnels: string[] = [];
+      const proxyServer = createServer((_req, res) => {
+        res.writeHead(500);
+        res.end('expected CONNECT');
       });
-      const target = await start((_req, res) => res.end('direct'));
+      proxyServer.on('connect', (req: IncomingMessage, client: Socket) => {
+        tunnels.push(String(req.url));
+        const upstream = connect(Number(port), '127.0.0.1', () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+      });
+      await new Promise<void>((r) => proxyServer.listen(0, '127.0.0.1', r));
+      servers.push(proxyServer);
+      const proxy = `http://127.0.0.1:${(proxyServer.address() as AddressInfo).port}`;
       await resetDispatcher();
-      const res = await http({
-        method: 'GET',
-        url: 'http://api.example.invalid/v2/x',
-        env: { HTTP_PROXY: proxy, NO_PROXY: '127.0.0.1' },
-      });
-      assert.equal(await text(res), 'via proxy');
-      assert.deepEqual(proxied, ['http://api.example.invalid/v2/x']);
-      const res2 = await http({ method: 'GET', url: target, env: {} }); // same (cached) dispatcher
-      assert.equal(await text(res2), 'direct', 'NO_PROXY host went through the proxy');
+      const env = { HTTP_PROXY: proxy, NO_PROXY: '127.0.0.1' };
+      const res = await http({ method: 'GET', url: `http://localhost:${port}/v2/x`, env });
+      assert.equal(await text(res), 'hello /v2/x');
+      assert.deepEqual(tunnels, [`localhost:${port}`]);
+      const res2 = await http({ method: 'GET', url: `${target}/direct`, env });
+      assert.equal(await text(res2), 'hello /direct');
+      assert.equal(tunnels.length, 1, 'a NO_PROXY host went through the proxy');
     });
   });
 
