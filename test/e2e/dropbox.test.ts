@@ -156,6 +156,47 @@ describe('e2e: dropbox provider against the fake API', function () {
     );
   });
 
+  it('survives resets, 429, 5xx and corrupted bytes with no corrupted object', async () => {
+    const remote = await sb.remote();
+    const work = await repo('work', remote);
+    const files = await Promise.all([20, 12, 3, 1].map((m, i) => writeRandomFile(join(work, `f${i}.dat`), m * MiB)));
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'faults']);
+    const rl = (route: string) => ({
+      route,
+      action: {
+        kind: 'status' as const,
+        status: 429,
+        headers: { 'retry-after': '1', 'content-type': 'application/json' },
+        body: '{"error_summary":"too_many_requests/..","error":{"reason":{".tag":"too_many_requests"},"retry_after":1}}',
+      },
+    });
+    fake.faults.add({
+      route: '/2/files/upload_session/append_v2',
+      skip: 1,
+      action: { kind: 'reset', afterBytes: 2 * MiB },
+    });
+    fake.faults.add(rl('/2/files/upload_session/append_v2'));
+    fake.faults.add({ route: '/2/files/upload_session/finish', action: { kind: 'status', status: 503 } });
+    fake.faults.add({ route: '/2/files/upload', action: { kind: 'status', status: 500 } });
+    fake.faults.add({ route: '/2/files/get_metadata', skip: 2, action: { kind: 'reset', afterBytes: 0 } });
+    const push = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
+    assert.equal(push.code, 0, describeRun('push through faults', push));
+    for (const f of files) assert.ok(fake.files.get(dbxPath(f.oid))?.equals(await readFile(f.path)));
+
+    await sb.gitOk(sb.root, ['clone', '-q', remote, 'copy'], { GIT_LFS_SKIP_SMUDGE: '1' });
+    const copy = sb.path('copy');
+    await sb.bridgeOk(copy, ['setup'], env);
+    fake.faults.add({ route: '/link/*', action: { kind: 'reset', afterBytes: 5 * MiB } });
+    fake.faults.add({ route: '/link/*', action: { kind: 'corrupt', byteIndex: 4096 } });
+    fake.faults.add(rl('/2/files/get_temporary_link'));
+    fake.faults.add({ route: '/link/*', action: { kind: 'status', status: 503 } });
+    const pull = await sb.git(copy, ['lfs', 'pull'], env);
+    assert.equal(pull.code, 0, describeRun('pull through faults', pull));
+    for (const f of files) assert.equal(sha256(await readFile(join(copy, f.path.split('/').pop() as string))), f.oid);
+    assert.ok(fake.counters.faults >= 9, `faults applied: ${fake.counters.faults}`);
+  });
+
   it('shares a team folder by its namespace, so members who mount it at different paths see the same objects', async () => {
     const ns = fake.createSharedNamespace('Team Assets');
     fake.mountShared('alice', '/Team Assets', ns);
