@@ -1,16 +1,23 @@
 /**
- * Per-object locks as O_EXCL files holding pid and time (DESIGN.md: locks). A lock whose pid is gone is stale
- * and taken over; a live one is waited on with a bound, never forever.
+ * Cross-process locks (DESIGN.md: locks) — per-object upload/download locks and the token-refresh lock: a file
+ * holding pid, host and time. A lock whose pid is gone is stale and taken over; a live one is waited on with a
+ * bound, never forever. The two races of a plain `open('wx')` + write are closed:
+ * - the file appears complete: it is written under a private name and hard-linked into place (link(2) fails with
+ *   EEXIST like O_EXCL), so a waiter never reads a half-written lock and mistakes it for a stale one;
+ * - a stale lock (its pid gone) is removed only by the holder of a short-lived guard file, after re-reading it,
+ *   so two waiters cannot both remove it and both take the lock.
  */
-
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { sleep } from './retry.js';
 
 export interface Lock {
   release(): Promise<void>;
 }
+
+/** A guard or an unreadable lock older than this belongs to a process that died mid-way. */
+const ABANDONED_MS = 10_000;
 
 function alive(pid: number): boolean {
   try {
@@ -21,18 +28,68 @@ function alive(pid: number): boolean {
   }
 }
 
-/** A lock file whose content we cannot read is stale only once it is this old (its writer may still be linking). */
-const UNREADABLE_GRACE_MS = 5_000;
+/** Creates `path` with `content` atomically; false if it exists. */
+async function createComplete(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(content);
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+const holderText = () => JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now() });
+
+/** The lock's content when its holder is gone (stale), else null (held, or already gone). */
+async function staleContent(path: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const h = JSON.parse(text) as { pid?: number; host?: string };
+    if (typeof h.pid !== 'number') throw new Error('no pid');
+    if (h.host && h.host !== hostname()) return null; // another machine's process: cannot tell, wait it out
+    return alive(h.pid) ? null : text;
+  } catch {
+    // unreadable: only a crash between writing and linking could leave it; judge by age
+    const st = await stat(path).catch(() => null);
+    return st && Date.now() - st.mtimeMs > ABANDONED_MS ? text : null;
+  }
+}
+
+/** Removes the lock at `path` if it is still the stale `content`, holding the guard while doing it. */
+async function removeStale(path: string, content: string): Promise<void> {
+  const guard = `${path}.stale`;
+  if (!(await createComplete(guard, holderText()))) {
+    const st = await stat(guard).catch(() => null);
+    if (st && Date.now() - st.mtimeMs > ABANDONED_MS) await rm(guard, { force: true });
+    return;
+  }
+  try {
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (now === content) await rm(path, { force: true });
+  } finally {
+    await rm(guard, { force: true });
+  }
+}
 
 /** Takes the lock at `path` now, or returns null when a live process holds it. */
 export async function tryLock(path: string): Promise<Lock | null> {
   for (let round = 0; round < 3; round++) {
-    // Written under a private name, then hard-linked into place: the lock is never seen empty, and link()
-    // fails with EEXIST atomically when another process holds it.
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, JSON.stringify({ pid: process.pid, host: hostname(), time: Date.now() }), { mode: 0o600 });
-    try {
-      await link(tmp, path);
+    if (await createComplete(path, holderText())) {
       let released = false;
       return {
         release: async () => {
@@ -41,43 +98,20 @@ export async function tryLock(path: string): Promise<Lock | null> {
           await rm(path, { force: true });
         },
       };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder: { pid?: number; host?: string } | null = null;
-      try {
-        holder = JSON.parse(await readFile(path, 'utf8'));
-      } catch {
-        // unreadable (vanished meanwhile, or written by something else): judged by age below
-      }
-      if (holder?.pid) {
-        const sameHost = !holder.host || holder.host === hostname();
-        if (!sameHost || alive(holder.pid)) return null;
-      } else {
-        const age = await stat(path).then(
-          (st) => Date.now() - st.mtimeMs,
-          () => Number.POSITIVE_INFINITY,
-        );
-        if (age < UNREADABLE_GRACE_MS) return null;
-      }
-      // Stale: its owner is gone. Rename-then-remove, so that of two processes seeing it stale only one removes it.
-      const grave = `${path}.stale.${process.pid}`;
-      await rename(path, grave).then(
-        () => rm(grave, { force: true }),
-        () => {},
-      );
-    } finally {
-      await rm(tmp, { force: true });
     }
+    const stale = await staleContent(path);
+    if (stale === null) return null;
+    await removeStale(path, stale);
   }
   return null;
 }
 
 /** Waits up to `maxWaitMs` for the lock; null if it is still held then. */
-export async function waitLock(path: string, maxWaitMs: number, pollMs = 100): Promise<Lock | null> {
+export async function waitLock(path: string, maxWaitMs: number, pollMs = 50): Promise<Lock | null> {
   const deadline = Date.now() + maxWaitMs;
   for (;;) {
     const lock = await tryLock(path);
     if (lock || Date.now() >= deadline) return lock;
-    await sleep(pollMs);
+    await sleep(pollMs + Math.random() * pollMs);
   }
 }
