@@ -26,9 +26,15 @@ export function renderStatus(s: StatusInfo): string {
       (!s.keychain.available && w.provider === 'local' ? ' (the local provider does not need it)' : ''),
   );
   if (!s.keychain.available && s.keychain.detail && w.provider !== 'local') lines.push(`  ! ${s.keychain.detail}`);
-  lines.push(
-    `Accounts    ${s.accounts.length ? s.accounts.map((a) => `${a.provider}:${a.account}`).join(', ') : 'none'}`,
-  );
+  lines.push(`Accounts    ${s.accounts.length ? '' : 'none'}`.trimEnd());
+  for (const a of s.accounts) {
+    const who = [a.displayName, a.email && a.email !== a.account ? `<${a.email}>` : ''].filter(Boolean).join(' ');
+    const space =
+      a.used !== undefined
+        ? `  ${formatBytes(a.used)} used${a.allocated ? ` of ${formatBytes(a.allocated)}` : ''}`
+        : '';
+    lines.push(`  ${a.provider}:${a.account}${who ? `  ${who}` : ''}${space}${a.problem ? `  ! ${a.problem}` : ''}`);
+  }
   const pending = s.resumes.length + s.partials.length;
   lines.push(`Pending     ${pending ? `${pending} resumable transfer(s)` : 'no interrupted transfers'}`);
   for (const r of s.resumes) {

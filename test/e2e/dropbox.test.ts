@@ -197,6 +197,57 @@ describe('e2e: dropbox provider against the fake API', function () {
     assert.ok(fake.counters.faults >= 9, `faults applied: ${fake.counters.faults}`);
   });
 
+  it('8 agent processes meeting an expired access token refresh it once; status shows the account and its space', async () => {
+    // A login as `lfs-bridge login dropbox` leaves it: tokens in the real keychain, nothing in the environment.
+    const { openSecretStore, resetSecretStore } = await import('../../src/keychain/index.js');
+    resetSecretStore();
+    const store = await openSecretStore({ env: sb.env });
+    const account = 'default@example.com';
+    const issued = fake.issueToken();
+    const key = `token:dropbox:${account}`;
+    await store.set(
+      key,
+      JSON.stringify({
+        access: issued.access,
+        refresh: issued.refresh,
+        expiresAt: Date.now() + 3600_000,
+        account,
+        email: account,
+        displayName: 'Default User',
+        clientId: 'test-app-key',
+      }),
+    );
+    try {
+      const keychainEnv = { LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url };
+      const remote = await sb.remote();
+      const work = await repo('work', remote);
+      await sb.gitOk(work, ['config', 'lfs.concurrenttransfers', '8']);
+      const files = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => writeRandomFile(join(work, `o${i}.dat`), (i + 1) * 64 * 1024)),
+      );
+      await sb.gitOk(work, ['add', '.']);
+      await sb.gitOk(work, ['commit', '-qm', 'sixteen']);
+      fake.expireAccessTokens();
+      fake.counters.reset();
+      const push = await sb.git(work, ['push', '-q', 'origin', 'main'], keychainEnv);
+      assert.equal(push.code, 0, describeRun('push with an expired token', push));
+      assert.equal(fake.counters.refreshes, 1, 'one refresh for all agent processes');
+      for (const f of files) assert.ok(fake.files.get(dbxPath(f.oid)));
+      const status = await sb.bridgeOk(work, ['status', '--json'], keychainEnv);
+      const info = JSON.parse(status.stdout);
+      const row = info.accounts.find((a: { account: string }) => a.account === account);
+      assert.equal(row.displayName, 'Default User');
+      assert.equal(typeof row.used, 'number');
+      assert.ok(row.used >= files.reduce((n, f) => n + f.size, 0));
+      assert.equal(info.wiring.effective, true);
+      const text = await sb.bridgeOk(work, ['status'], keychainEnv);
+      assert.match(text.stdout, /dropbox:default@example.com {2}Default User/);
+      assert.match(text.stdout, /used of/);
+    } finally {
+      await store.delete(key);
+    }
+  });
+
   it('shares a team folder by its namespace, so members who mount it at different paths see the same objects', async () => {
     const ns = fake.createSharedNamespace('Team Assets');
     fake.mountShared('alice', '/Team Assets', ns);
