@@ -55,7 +55,8 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
     await utimes(handover, now, now); // a resumed partial can be older than git-lfs's one-hour tmp sweep
     return { path: handover, release: async () => lock?.release() };
   } catch (e) {
-    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt')) {
+    // Keep a partial worth resuming; anything else (no bytes yet, a private name, bad bytes) goes, sidecar too.
+    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt') || (await sizeOf(part)) === 0) {
       await rm(part, { force: true });
       await rm(state, { force: true });
     }

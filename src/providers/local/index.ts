@@ -75,7 +75,7 @@ class LocalProvider implements Provider {
   async stat(oid: string): Promise<RemoteObject | null> {
     try {
       const st = await stat(this.path(oid));
-      return st.isFile() ? { size: st.size } : null;
+      return st.isFile() ? { size: st.size } : null; // a non-file there is reported when the commit meets it
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         await checkRoot(this.root); // a vanished mount is not "object missing"
@@ -145,7 +145,12 @@ class LocalProvider implements Provider {
       throw new BridgeError('Corrupt', false, `local partial of ${oid} has ${got} bytes, expected ${size}`);
     const final = this.path(oid);
     await mkdir(join(final, '..'), { recursive: true });
-    await rename(tmp, final);
+    await rename(tmp, final).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'ENOTDIR' || e.code === 'EEXIST') {
+        throw new BridgeError('Conflict', false, `${final} exists in the local store and is not a file: remove it`);
+      }
+      throw e;
+    });
     return { size: got };
   }
 
