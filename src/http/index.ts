@@ -31,6 +31,11 @@ export function dispatcher(env: NodeJS.ProcessEnv = process.env): Dispatcher {
   return shared;
 }
 
+/** Tests: route every request through `d` (e.g. undici's MockAgent for error-path unit tests). */
+export function useDispatcher(d: Dispatcher | undefined): void {
+  shared = d;
+}
+
 /** Tests switch environments between cases. */
 export async function resetDispatcher(): Promise<void> {
   const d = shared;
