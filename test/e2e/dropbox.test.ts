@@ -294,13 +294,28 @@ describe('e2e: dropbox provider against the fake API', function () {
     const traceFile = sb.path('trace.log');
     const logFile = sb.path('bridge.log');
     fake.faults.add({ route: '/2/files/get_metadata', action: { kind: 'status', status: 503 } });
-    const push = await sb.git(work, ['push', 'origin', 'main'], {
-      ...env,
-      GIT_TRACE: traceFile,
-      GIT_TRANSFER_TRACE: '1',
-      LFS_BRIDGE_DEBUG: '1',
-      LFS_BRIDGE_LOG: logFile,
-    });
+    const argvs: string[] = [];
+    const push = await sb.git(
+      work,
+      ['push', 'origin', 'main'],
+      { ...env, GIT_TRACE: traceFile, GIT_TRANSFER_TRACE: '1', LFS_BRIDGE_DEBUG: '1', LFS_BRIDGE_LOG: logFile },
+      {
+        // Sample the command lines of git, git-lfs and every agent process while the push runs.
+        onSpawn: (child) => {
+          void (async () => {
+            while (child.exitCode === null) {
+              for (const p of await descendants(child.pid as number)) argvs.push(p.args.join(' '));
+              await sleep(10);
+            }
+          })();
+        },
+      },
+    );
+    assert.ok(
+      argvs.some((a) => a.includes('transfer')),
+      'the agent command lines were sampled',
+    );
+    assert.ok(!argvs.some((a) => a.includes(token)), 'token in a command line');
     assert.equal(push.code, 0, describeRun('push', push));
     const config = await sb.gitOk(work, ['config', '--list']);
     const texts = [push.output, await readFile(traceFile, 'utf8'), await readFile(logFile, 'utf8'), config.stdout];
