@@ -4,18 +4,13 @@
  * anything but that object's error. stdout carries protocol JSON only.
  */
 
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type BridgeConfig, loadConfig } from '../config/index.js';
 import { BridgeError, toBridgeError } from '../errors.js';
-import { stateDir } from '../keychain/index.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadProviderModule } from '../providers/index.js';
-import type { Provider, ProviderContext } from '../providers/types.js';
+import type { ProviderContext } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { download } from './download.js';
-import { findLfsPaths, type LfsPaths } from './lfsdir.js';
 import { ProgressMeter } from './progress.js';
 import {
   type Incoming,
@@ -25,10 +20,10 @@ import {
   type TransferRequest,
   wireError,
 } from './protocol.js';
-import { RateLimiter } from './ratelimit.js';
-import { MemoryResumeStore, type ResumeStore, SecretResumeStore } from './resume.js';
 import type { RetryOptions } from './retry.js';
-import { upload } from './upload.js';
+
+/** The transfer machinery, loaded on first need (see work.ts). */
+const loadWork = () => import('./work.js');
 
 export interface AgentDeps {
   stdin: NodeJS.ReadableStream;
@@ -92,10 +87,7 @@ export async function runAgent(deps: AgentDeps): Promise<number> {
 class AgentSession {
   private init?: InitRequest;
   private config?: BridgeConfig;
-  private provider?: Promise<Provider>;
   private ctx?: Promise<TransferContext>;
-  private lfs?: Promise<LfsPaths>;
-  private resumeStore?: Promise<ResumeStore>;
 
   constructor(
     private readonly out: MessageWriter,
@@ -130,6 +122,7 @@ class AgentSession {
       this.config = config;
       this.log.debug(`init ${msg.operation} remote=${msg.remote} provider=${config.provider}`);
       this.out.send({});
+      setImmediate(() => void loadWork().catch(() => {})); // warm up while git-lfs starts the next worker
     } catch (e) {
       const err = toBridgeError(e);
       this.log.error(`init failed: ${err.message}`);
@@ -143,51 +136,13 @@ class AgentSession {
 
   private transferContext(): Promise<TransferContext> {
     const config = this.config as BridgeConfig;
-    this.ctx ??= (async () => {
-      const mod = await loadProviderModule(config.provider);
-      this.provider ??= mod.create(this.providerContext(config));
-      const provider = await this.provider;
-      const lockDir = join(stateDir(this.env), 'locks');
-      await mkdir(lockDir, { recursive: true });
-      return {
-        provider,
-        config,
-        log: this.log,
-        rate: config.maxRate ? new RateLimiter(config.maxRate) : undefined,
-        resume: () => this.openResumeStore(),
-        lfsPaths: () => {
-          this.lfs ??= findLfsPaths(this.cwd);
-          return this.lfs;
-        },
-        lockDir,
-        retry: {
-          ...this.deps.retry,
-          onRetry: (e, attempt, wait) =>
-            this.log.info(
-              `retry ${attempt} in ${wait} ms after: ${e.message}${wait >= 60_000 ? ' (server asked to wait)' : ''}`,
-            ),
-        },
-        now: Date.now,
-      };
-    })();
+    this.ctx ??= loadWork().then((w) =>
+      w.createTransferContext({ config, env: this.env, cwd: this.cwd, log: this.log, retry: this.deps.retry }),
+    );
     this.ctx.catch(() => {
       this.ctx = undefined; // a failed start (network, login) is retried with the next object
-      this.provider = undefined;
     });
     return this.ctx;
-  }
-
-  private openResumeStore(): Promise<ResumeStore> {
-    this.resumeStore ??= (async () => {
-      const { openSecretStore } = await import('../keychain/index.js');
-      try {
-        return new SecretResumeStore(await openSecretStore({ env: this.env }));
-      } catch (e) {
-        this.log.error(`${(e as Error).message}; interrupted uploads resume only within this process`);
-        return new MemoryResumeStore();
-      }
-    })();
-    return this.resumeStore;
   }
 
   private async onTransfer(req: TransferRequest): Promise<void> {
@@ -203,6 +158,7 @@ class AgentSession {
     const meter = new ProgressMeter(req.oid, req.size, (e) => this.out.send(e), this.deps.progressIntervalMs);
     try {
       const ctx = await this.transferContext();
+      const { upload, download } = await loadWork();
       if (req.event === 'upload') {
         await upload(ctx, req, meter);
         meter.stop();
@@ -226,7 +182,7 @@ class AgentSession {
   }
 
   async close(): Promise<void> {
-    const p = await this.provider?.catch(() => undefined);
-    await p?.close?.().catch(() => {});
+    const ctx = await this.ctx?.catch(() => undefined);
+    await ctx?.provider.close?.().catch(() => {});
   }
 }

@@ -110,6 +110,17 @@ async function fetchInto(
     ctx.log.info(`resuming download of ${req.oid} at byte ${have} of ${req.size}`);
   }
   meter.update(have);
+  if (have === 0 && p.copyToFile && p.sourcePath && !ctx.rate) {
+    // A store on this machine: the kernel copies while the stored bytes are hashed beside it.
+    const copy = p.copyToFile(req.oid, part);
+    const hashing = hashPrefix(p.sourcePath(req.oid), hash, req.size, (pos) => meter.update(pos));
+    const [c, h] = await Promise.allSettled([copy, hashing]);
+    if (c.status === 'rejected') throw c.reason;
+    if (h.status === 'rejected') throw h.reason;
+    if ((await sizeOf(part)) !== req.size)
+      throw new BridgeError('Corrupt', false, `${p.name} copy of ${req.oid} has the wrong size`);
+    return finishPart(part, hash, `download of ${req.oid} from ${p.name}`);
+  }
   await withRetry(async () => {
     const onDisk = await sizeOf(part);
     if (onDisk !== hash.pos) {
@@ -134,10 +145,15 @@ async function fetchInto(
       throw transient(`${p.name} ended the body of ${req.oid} at byte ${hash.pos} of ${req.size}`);
     if (hash.pos > req.size) throw new BridgeError('Corrupt', false, `${p.name} sent more than ${req.size} bytes`);
   }, ctx.retry);
-  hash.verify(`download of ${req.oid} from ${p.name}`);
+  await finishPart(part, hash, `download of ${req.oid} from ${p.name}`);
+}
+
+/** Verified, then durable, before git-lfs renames it into objects/. */
+async function finishPart(part: string, hash: ObjectHash, what: string): Promise<void> {
+  hash.verify(what);
   const fh = await open(part, 'r+');
   try {
-    await fh.sync(); // complete and durable before git-lfs renames it into objects/
+    await fh.sync();
   } finally {
     await fh.close();
   }

@@ -1,5 +1,6 @@
 /** Reading ranges of local files into the object hash (upload sources, download partials). */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ObjectHash } from './tap.js';
 
@@ -10,13 +11,36 @@ export function readRange(path: string, start: number, endExclusive: number): Re
   return createReadStream(path, { start, end: endExclusive - 1, highWaterMark: READ_HWM });
 }
 
-/** Feeds [hash.pos, upTo) of `path` into the hash: rebuilding a prefix on resume costs a local read, no network. */
-export async function hashPrefix(path: string, hash: ObjectHash, upTo: number): Promise<void> {
+const HASH_BUF = 2 << 20;
+
+/**
+ * Feeds [hash.pos, upTo) of `path` into the hash (a resumed prefix, a source verified beside a kernel copy).
+ * Two buffers alternate, so the next read runs in the thread pool while this one is hashed; no allocation per read.
+ */
+export async function hashPrefix(
+  path: string,
+  hash: ObjectHash,
+  upTo: number,
+  onPosition?: (pos: number) => void,
+): Promise<void> {
   if (upTo <= hash.pos) return;
-  let at = hash.pos;
-  for await (const chunk of readRange(path, hash.pos, upTo)) {
-    hash.feed(chunk as Buffer, at);
-    at += (chunk as Buffer).length;
+  const fh = await open(path, 'r');
+  try {
+    const bufs = [Buffer.allocUnsafe(HASH_BUF), Buffer.allocUnsafe(HASH_BUF)];
+    let at = hash.pos;
+    const read = (i: number, pos: number) => fh.read(bufs[i], 0, Math.min(HASH_BUF, upTo - pos), pos);
+    let pending = read(0, at);
+    for (let i = 0; at < upTo; i ^= 1) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const next = at + bytesRead;
+      if (next < upTo) pending = read(i ^ 1, next);
+      hash.feed(bufs[i].subarray(0, bytesRead), at);
+      at = next;
+      onPosition?.(at);
+    }
+  } finally {
+    await fh.close();
   }
   if (hash.pos !== upTo) throw new Error(`${path} ended at ${hash.pos}, expected ${upTo} bytes`);
 }

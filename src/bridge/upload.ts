@@ -25,20 +25,25 @@ const LOCK_WAIT_MS = 15 * 60_000;
 export async function upload(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<void> {
   const src = await checkSource(req);
   const p = ctx.provider;
-  const lock = await waitLock(join(ctx.lockDir, `upload-${p.name}-${p.destination}-${req.oid}.lock`), LOCK_WAIT_MS);
-  if (!lock) throw new BridgeError('Transient', false, `another lfs-bridge process is still uploading ${req.oid}`);
+  // Sessions are resumable state shared by oid, so one uploader per oid on this machine; a one-shot put needs no lock.
+  const small = req.size <= p.caps.simpleUploadMax;
+  const lock = small
+    ? null
+    : await waitLock(join(ctx.lockDir, `upload-${p.name}-${p.destination}-${req.oid}.lock`), LOCK_WAIT_MS);
+  if (!small && !lock)
+    throw new BridgeError('Transient', false, `another lfs-bridge process is still uploading ${req.oid}`);
   try {
     const remote = await withRetry(() => p.stat(req.oid), ctx.retry);
     if (remote && sameObject(p, remote, req)) {
       ctx.log.debug(`${req.oid} is already on ${p.name}: nothing to send`);
       return meter.finish();
     }
-    if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: replacing it`);
-    if (req.size <= p.caps.simpleUploadMax) await putSmall(ctx, req, src, meter);
+    if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: uploading it`);
+    if (small) await putSmall(ctx, req, src, meter);
     else await sessionUpload(ctx, req, src, meter);
     meter.finish();
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }
 
@@ -113,9 +118,18 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
     const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
     const hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
     try {
-      await hashPrefix(src, hash, offset);
-      meter.update(offset); // a resumed prefix is reported in one event, and releases git-lfs's other workers
-      await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
+      if (offset === 0 && p.copyFromFile && !ctx.rate) {
+        // A store on this machine: the kernel copies while the source is hashed beside it; commit only on a match.
+        const copy = p.copyFromFile(session, src);
+        const hashing = hashPrefix(src, hash, req.size, (pos) => meter.update(pos));
+        const [c, h] = await Promise.allSettled([copy, hashing]);
+        if (c.status === 'rejected') throw c.reason;
+        if (h.status === 'rejected') throw h.reason;
+      } else {
+        await hashPrefix(src, hash, offset);
+        meter.update(offset); // a resumed prefix is reported in one event, and releases git-lfs's other workers
+        await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
+      }
       await complete(src, hash);
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
       checkCommitted(p, res, hash);

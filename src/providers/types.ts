@@ -77,6 +77,17 @@ export interface Provider {
   finishUpload(session: UploadSession, signal?: AbortSignal): Promise<RemoteObject>;
   abortUpload(session: UploadSession): Promise<void>;
 
+  /**
+   * Optional, for stores on this machine's filesystems (`local`): fills a fresh session from a local file with a
+   * kernel copy (copy_file_range, reflinks), while the bridge hashes the source beside it and commits only if it
+   * matches the oid.
+   */
+  copyFromFile?(session: UploadSession, src: string, signal?: AbortSignal): Promise<void>;
+  /** Optional, likewise: copies the whole stored object to `dest`; the bridge hashes `sourcePath` beside it. */
+  copyToFile?(oid: string, dest: string, signal?: AbortSignal): Promise<void>;
+  /** With copyToFile: the stored object's path on this machine. */
+  sourcePath?(oid: string): string;
+
   /** Reads [start, end) of the object (end exclusive). NotFound when it is not on the remote. */
   openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult>;
 

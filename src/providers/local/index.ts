@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -64,8 +64,25 @@ class LocalProvider implements Provider {
   readonly account = '';
   readonly destination: string;
 
+  /** Folders known to exist: a push of many small objects would otherwise mkdir twice per object. */
+  private readonly dirs = new Set<string>();
+  private rootCheckedAt = 0;
+
   constructor(readonly root: string) {
     this.destination = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.dirs.add(dir);
+  }
+
+  /** A miss under a vanished mount must not read as "object missing"; checked at most every few seconds. */
+  private async checkRootSoon(): Promise<void> {
+    if (Date.now() - this.rootCheckedAt < 5000) return;
+    await checkRoot(this.root);
+    this.rootCheckedAt = Date.now();
   }
 
   private path(oid: string): string {
@@ -78,7 +95,7 @@ class LocalProvider implements Provider {
       return st.isFile() ? { size: st.size } : null; // a non-file there is reported when the commit meets it
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        await checkRoot(this.root); // a vanished mount is not "object missing"
+        await this.checkRootSoon();
         return null;
       }
       throw toBridgeError(e, `local store ${this.root}`);
@@ -87,11 +104,12 @@ class LocalProvider implements Provider {
 
   async putSmall(oid: string, size: number, body: Readable): Promise<RemoteObject> {
     const dir = join(this.root, INCOMING);
-    await mkdir(dir, { recursive: true });
+    await this.ensureDir(dir);
     const tmp = join(dir, `${oid}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     try {
-      await pipeline(body, createWriteStream(tmp, { highWaterMark: MiB }));
-      return await this.commit(tmp, oid, size);
+      const ws = createWriteStream(tmp, { highWaterMark: MiB, flush: true }); // fsync before close
+      await pipeline(body, ws);
+      return await this.commit(tmp, oid, size, ws.bytesWritten);
     } catch (e) {
       await rm(tmp, { force: true });
       throw toBridgeError(e, 'local store');
@@ -99,7 +117,7 @@ class LocalProvider implements Provider {
   }
 
   async startUpload(oid: string, size: number): Promise<UploadSession> {
-    await mkdir(join(this.root, INCOMING), { recursive: true });
+    await this.ensureDir(join(this.root, INCOMING));
     const partial = join(this.root, INCOMING, `${oid}.${hostname()}.part`);
     return { partial, oid, size } satisfies LocalSession;
   }
@@ -111,9 +129,34 @@ class LocalProvider implements Provider {
       if (have < offset)
         throw new BridgeError('Conflict', false, `partial ${s.partial} has ${have} bytes, chunk starts at ${offset}`);
       if (have > offset) await truncate(s.partial, offset);
-      await pipeline(body, createWriteStream(s.partial, { flags: offset === 0 ? 'w' : 'a', highWaterMark: MiB }));
+      const flags = offset === 0 ? 'w' : 'a';
+      await pipeline(body, createWriteStream(s.partial, { flags, highWaterMark: MiB, flush: true }));
       return sizeOf(s.partial); // what is really there, not what was meant to be
     } catch (e) {
+      throw toBridgeError(e, 'local store');
+    }
+  }
+
+  async copyFromFile(session: UploadSession, src: string): Promise<void> {
+    try {
+      await copyFile(src, (session as LocalSession).partial);
+    } catch (e) {
+      throw toBridgeError(e, 'local store');
+    }
+  }
+
+  sourcePath(oid: string): string {
+    return this.path(oid);
+  }
+
+  async copyToFile(oid: string, dest: string): Promise<void> {
+    try {
+      await copyFile(this.path(oid), dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        await this.checkRootSoon();
+        throw notFound(`${oid} is not in the local store ${this.root}`);
+      }
       throw toBridgeError(e, 'local store');
     }
   }
@@ -124,33 +167,38 @@ class LocalProvider implements Provider {
 
   async finishUpload(session: UploadSession): Promise<RemoteObject> {
     const s = session as LocalSession;
-    return this.commit(s.partial, s.oid, s.size);
+    const fh = await open(s.partial, 'r+');
+    try {
+      await fh.sync(); // chunks flush as they close; a kernel copy (copyFromFile) does not
+      return await this.commit(s.partial, s.oid, s.size, (await fh.stat()).size);
+    } finally {
+      await fh.close();
+    }
   }
 
   async abortUpload(session: UploadSession): Promise<void> {
     await rm((session as LocalSession).partial, { force: true });
   }
 
-  /** fsync, then rename into place: a reader never sees a partial object under its final name. */
-  private async commit(tmp: string, oid: string, size: number): Promise<RemoteObject> {
-    const fh = await open(tmp, 'r+');
-    let got: number;
-    try {
-      got = (await fh.stat()).size;
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  /** A synced file of `got` bytes renamed into place: a reader never sees a partial object under its final name. */
+  private async commit(tmp: string, oid: string, size: number, got: number): Promise<RemoteObject> {
     if (got !== size)
       throw new BridgeError('Corrupt', false, `local partial of ${oid} has ${got} bytes, expected ${size}`);
     const final = this.path(oid);
-    await mkdir(join(final, '..'), { recursive: true });
-    await rename(tmp, final).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'ENOTDIR' || e.code === 'EEXIST') {
-        throw new BridgeError('Conflict', false, `${final} exists in the local store and is not a file: remove it`);
-      }
-      throw e;
-    });
+    await this.ensureDir(join(final, '..'));
+    await rename(tmp, final)
+      .catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        this.dirs.clear(); // a folder we made was removed meanwhile
+        await mkdir(join(final, '..'), { recursive: true });
+        await rename(tmp, final);
+      })
+      .catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'EISDIR' || e.code === 'ENOTEMPTY' || e.code === 'ENOTDIR' || e.code === 'EEXIST') {
+          throw new BridgeError('Conflict', false, `${final} exists in the local store and is not a file: remove it`);
+        }
+        throw e;
+      });
     return { size: got };
   }
 
@@ -158,7 +206,7 @@ class LocalProvider implements Provider {
     const path = this.path(oid);
     const fh = await open(path, 'r').catch(async (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') {
-        await checkRoot(this.root);
+        await this.checkRootSoon();
         throw notFound(`${oid} is not in the local store ${this.root}`);
       }
       throw toBridgeError(e, 'local store');
