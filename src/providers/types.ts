@@ -56,7 +56,7 @@ export interface Provider {
 
   stat(oid: string, signal?: AbortSignal): Promise<RemoteObject | null>;
   /** One-request upload for objects up to caps.simpleUploadMax; the body errors if the source fails verification. */
-  putSmall(oid: string, size: number, body: Readable, signal?: AbortSignal): Promise<RemoteObject>;
+  putSmall(oid: string, size: number, body: Readable | Buffer, signal?: AbortSignal): Promise<RemoteObject>;
 
   startUpload(oid: string, size: number, signal?: AbortSignal): Promise<UploadSession>;
   /**

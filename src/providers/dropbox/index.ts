@@ -162,7 +162,7 @@ export class DropboxProvider implements Provider {
     return { path: this.path(oid), mode: 'add', autorename: false, mute: true };
   }
 
-  async putSmall(oid: string, size: number, body: Readable, signal?: AbortSignal): Promise<RemoteObject> {
+  async putSmall(oid: string, size: number, body: Readable | Buffer, signal?: AbortSignal): Promise<RemoteObject> {
     const m = await this.contentCall<FileMetadata>('files/upload', this.commit(oid), body, size, signal);
     return { size: m.size, hash: m.content_hash };
   }

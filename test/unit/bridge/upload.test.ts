@@ -49,8 +49,8 @@ class FakeProvider implements Provider {
     const b = this.stored.get(oid);
     return b ? { size: b.length } : null;
   }
-  async putSmall(oid: string, _size: number, body: Readable): Promise<RemoteObject> {
-    const b = await read(body);
+  async putSmall(oid: string, _size: number, body: Readable | Buffer): Promise<RemoteObject> {
+    const b = Buffer.isBuffer(body) ? body : await read(body);
     this.stored.set(oid, b);
     return { size: b.length };
   }
