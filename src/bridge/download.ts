@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, transient } from '../errors.js';
+import { sizeOf } from '../fsutil.js';
 import type { TransferContext } from './context.js';
 import { type Lock, tryLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
@@ -66,15 +67,6 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
 }
 
 const unique = () => randomBytes(4).toString('hex');
-
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
-}
 
 /** Brings `part` to the whole verified object, continuing from what it already holds. */
 async function fetchInto(

@@ -22,6 +22,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
+import { sizeOf } from '../../fsutil.js';
 import { objectKey } from '../index.js';
 import type { Capabilities, Provider, ProviderContext, ProviderModule, RemoteObject, UploadSession } from '../types.js';
 
@@ -267,15 +268,6 @@ class LocalProvider implements Provider {
     });
     const body = fh.createReadStream({ start, end: end - 1, highWaterMark: MiB });
     return { start, body };
-  }
-}
-
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
   }
 }
 
