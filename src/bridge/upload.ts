@@ -17,7 +17,7 @@ import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { type ResumeRecord, type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
-import { hashPrefix, readRange } from './source.js';
+import { hashPrefix, readRange, TINY } from './source.js';
 import { ObjectHash, tap } from './tap.js';
 
 /** How long an upload waits for another local process uploading the same oid. */
@@ -83,9 +83,6 @@ function body(ctx: TransferContext, src: string, hash: ObjectHash, from: number,
   pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
   return t;
 }
-
-/** Objects this small are read in one piece and verified before a byte is sent: no stream machinery per object. */
-export const TINY = 1 << 20;
 
 async function putSmall(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
   const p = ctx.provider;
