@@ -35,7 +35,11 @@ export default class Clone extends Command {
       gitArgs: flags.branch ? ['--branch', flags.branch] : [],
       quiet: this.jsonEnabled(),
     });
-    if (!this.jsonEnabled()) this.log(`Cloned into ${r.top} and pulled LFS objects through ${r.provider} (${r.root}).`);
+    if (!this.jsonEnabled()) {
+      for (const [k, v] of Object.entries(r.adopted)) this.log(`Adopted from ${r.adoptedFrom}: ${k} = ${v}`);
+      for (const n of r.notes) this.log(`Note: ${n}`);
+      this.log(`Cloned into ${r.top} and pulled LFS objects through ${r.provider} (${r.root}).`);
+    }
     return r;
   }
 }
