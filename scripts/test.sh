@@ -8,4 +8,13 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 npm run build --silent
 npx biome check .
 npx tsc -p tsconfig.json --noEmit
-exec bash scripts/with-keychain.sh npx mocha "${@:-test/**/*.test.ts}"
+log=$(mktemp "${TMPDIR:-/tmp}/lfs-bridge-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+set +e
+bash scripts/with-keychain.sh npx mocha "${@:-test/**/*.test.ts}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+count() { grep -Eo "^ +[0-9]+ $1" "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
+# One plain closing line that any CI reads: N passed, N failed[, N skipped]
+echo "tests: $(count passing) passed, $(count failing) failed, $(count pending) skipped"
+exit "$rc"
