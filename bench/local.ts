@@ -3,6 +3,7 @@
  * commands through bench/copy-agent.mjs, a custom transfer agent that only copies (no hashing, no fsync), and
  * `node -e 0` for start-up. Every timed pair runs interleaved in the same rounds; the median of each counts.
  * Rows marked "info" have no target: they split a ratio into its parts (e.g. how much of it is fsync).
+ * The fixtures and the timing helpers (interleave, agentRun) are exported for the provider groups.
  */
 import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -64,7 +65,7 @@ function benchEnv(ctx: BenchContext): NodeJS.ProcessEnv {
   return { ...env, HOME: join(ctx.work, 'home'), GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 }
 
-function prepareHome(ctx: BenchContext): Promise<NodeJS.ProcessEnv> {
+export function prepareHome(ctx: BenchContext): Promise<NodeJS.ProcessEnv> {
   return ctx.memo('home', async () => {
     const home = join(ctx.work, 'home');
     await mkdir(home, { recursive: true });
@@ -139,7 +140,7 @@ async function emptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
 }
 
-async function sizeOf(path: string): Promise<number | null> {
+export async function sizeOf(path: string): Promise<number | null> {
   try {
     return (await stat(path)).size;
   } catch {
@@ -153,7 +154,7 @@ async function countFiles(dir: string): Promise<number> {
   return n;
 }
 
-const bigData = (ctx: BenchContext) =>
+export const bigData = (ctx: BenchContext) =>
   ctx.memo('data-big', async () => {
     await mkdir(join(ctx.work, 'data'), { recursive: true });
     const size = sizes(ctx).big;
@@ -200,7 +201,7 @@ const smallRepos = (ctx: BenchContext) =>
 
 // ---------------------------------------------------------------- interleaved timing
 
-interface Contender {
+export interface Contender {
   name: string;
   /** Untimed: reset state before each timed run. */
   prepare(): Promise<void>;
@@ -210,13 +211,13 @@ interface Contender {
   check(): Promise<void>;
 }
 
-interface Timing {
+export interface Timing {
   ms: number;
   cpuMs: number;
 }
 
 /** Runs every contender once per round, in a rotating order, with a `sync` before each; medians per name. */
-async function interleave(ctx: BenchContext, label: string, contenders: Contender[], rounds = ctx.opts.rounds) {
+export async function interleave(ctx: BenchContext, label: string, contenders: Contender[], rounds = ctx.opts.rounds) {
   const times = new Map<string, Timing[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
@@ -483,7 +484,7 @@ interface AgentRun {
  * `complete`, as git-lfs does), terminate. VmHWM is sampled every 50 ms and once more after the last
  * `complete`, before `terminate` lets the process exit.
  */
-async function agentRun(
+export async function agentRun(
   argv: string[],
   cwd: string,
   env: NodeJS.ProcessEnv,

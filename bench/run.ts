@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { dropboxBench } from './dropbox.js';
 import {
   type BenchContext,
   type BenchGroup,
@@ -22,10 +23,11 @@ import {
 import { localBench } from './local.js';
 
 /** Every group, in run order. A provider benchmark adds its group here. */
-const GROUPS: BenchGroup[] = [localBench];
+const GROUPS: BenchGroup[] = [localBench, dropboxBench];
 
 const HELP = `usage: npm run bench [-- options]
-  --quick          smaller sizes (256 MiB push/pull, 256 MiB and 1 GiB for RSS, 200 small objects)
+  --quick          smaller sizes (local: 256 MiB push/pull, 256 MiB and 1 GiB for RSS, 200 small objects;
+                   dropbox: 256 MiB push/pull, 64 and 256 MiB for RSS, 64 MiB at 5 MiB/s throttled)
   --strict         exit 1 when a target is missed
   --rounds N       rounds per timed pair (default 5, 3 with --quick; the median counts)
   --only a,b       run these cases only (${GROUPS.flatMap((g) => g.cases.map((c) => c.id)).join(', ')})
