@@ -18,7 +18,7 @@ import type { TransferRequest } from './protocol.js';
 import { withRetry } from './retry.js';
 import { fetchSegments, isSegmented, SEGMENT } from './segments.js';
 import { hashPrefix, TINY } from './source.js';
-import { ObjectHash, tap } from './tap.js';
+import { coalesce, ObjectHash, tap } from './tap.js';
 
 export interface Downloaded {
   /** The verified file for `complete.path`. */
@@ -176,7 +176,7 @@ async function fetchInto(
     const body = r.start < from ? r.body.pipe(skipBytes(from - r.start)) : r.body;
     if (body !== r.body) r.body.on('error', (e) => body.destroy(e));
     const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate });
-    await pipeline(body, t, createWriteStream(part, { flags: 'a', highWaterMark: 1 << 20 }));
+    await pipeline(body, coalesce(), t, createWriteStream(part, { flags: 'a', highWaterMark: 1 << 20 }));
     if (hash.pos < req.size)
       throw transient(`${p.name} ended the body of ${req.oid} at byte ${hash.pos} of ${req.size}`);
     if (hash.pos > req.size) throw new BridgeError('Corrupt', false, `${p.name} sent more than ${req.size} bytes`);

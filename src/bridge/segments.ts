@@ -5,18 +5,18 @@
  * segment's bytes written (updated after the data, so it may lag the file but never lead it). SHA-256 runs in
  * object order over the contiguous done prefix, read back from the page cache as it grows.
  */
-import { open, readFile, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { BridgeError, transient } from '../errors.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
-import { withRetry } from './retry.js';
+import { sleep, withRetry } from './retry.js';
 import { hashPrefix } from './source.js';
 import { ObjectHash } from './tap.js';
 
 export const SEGMENT = 8 * 1024 * 1024;
-export const ADD_STREAM_EVERY_MS = 2000;
+/** How often the ramp looks at throughput (PROTOCOL.md says ~2 s; 1 s reaches 4 streams sooner, measured in BENCHMARKS.md). */
+export const ADD_STREAM_EVERY_MS = 1000;
+const COALESCE = 1 << 20;
 const GROWTH = 1.1;
 
 interface Segment {
@@ -48,19 +48,29 @@ export async function isSegmented(statePath: string): Promise<boolean> {
   }
 }
 
-async function loadState(statePath: string, size: number, partLength: number): Promise<Segment[] | null> {
+/**
+ * The segments recorded in the sidecar; 'sequential' when there is no segment record (no sidecar, or one from the
+ * one-stream path: the partial is a plain prefix); 'untrusted' when a record exists but cannot be believed.
+ */
+async function loadState(
+  statePath: string,
+  size: number,
+  partLength: number,
+): Promise<Segment[] | 'sequential' | 'untrusted'> {
+  let st: State;
   try {
-    const st = JSON.parse(await readFile(statePath, 'utf8')) as State;
-    if (st.size !== size || !Array.isArray(st.segments)) return null;
-    // The sidecar may lag the file, never lead it: a segment claiming bytes past the file's end is not trusted.
-    for (const s of st.segments) {
-      if (s.start + s.done > partLength || s.done < 0 || s.start + s.done > s.end) return null;
-      s.busy = false;
-    }
-    return st.segments;
-  } catch {
-    return null;
+    st = JSON.parse(await readFile(statePath, 'utf8')) as State;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'sequential' : 'untrusted';
   }
+  if (!Array.isArray(st.segments)) return 'sequential';
+  if (st.size !== size) return 'untrusted';
+  // The sidecar may lag the file, never lead it: a segment claiming bytes past the file's end is not trusted.
+  for (const s of st.segments) {
+    if ((s.done > 0 && s.start + s.done > partLength) || s.done < 0 || s.start + s.done > s.end) return 'untrusted';
+    s.busy = false;
+  }
+  return st.segments;
 }
 
 export interface SegmentOptions {
@@ -84,26 +94,41 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
     return open(part, 'r+');
   });
   try {
-    const length = (await fh.stat()).size;
-    let segs = await loadState(o.statePath, size, length);
-    if (!segs) {
+    let length = (await fh.stat()).size;
+    const loaded = await loadState(o.statePath, size, length);
+    if (loaded === 'untrusted' || length > size) {
+      // Holes are possible and nothing says where: start over rather than hand over a guess.
+      await fh.truncate(0);
+      length = 0;
+    }
+    let segs: Segment[];
+    if (Array.isArray(loaded)) segs = loaded;
+    else {
       // A plain sequential partial (or none): its prefix becomes done bytes of the leading segments.
       segs = plan(size, o.segment);
-      let left = Math.min(length, size);
+      let left = length;
       for (const s of segs) {
         s.done = Math.min(left, s.end - s.start);
         left -= s.done;
       }
     }
-    if (length > size) await fh.truncate(size);
     const total = () => segs.reduce((n, s) => n + s.done, 0);
-    const saveState = async () => {
-      const st: State = {
-        size,
-        segment: o.segment ?? SEGMENT,
-        segments: segs.map(({ start, end, done }) => ({ start, end, done })),
-      };
-      await writeFile(o.statePath, JSON.stringify(st)).catch(() => {});
+    // Saved in order and atomically (tmp + rename): a reader never sees a half-written or an older record.
+    let saving = Promise.resolve();
+    const saveState = () => {
+      saving = saving
+        .then(async () => {
+          const st: State = {
+            size,
+            segment: o.segment ?? SEGMENT,
+            segments: segs.map(({ start, end, done }) => ({ start, end, done })),
+          };
+          const tmp = `${o.statePath}.${process.pid}.tmp`;
+          await writeFile(tmp, JSON.stringify(st));
+          await rename(tmp, o.statePath);
+        })
+        .catch(() => {});
+      return saving;
     };
     o.meter.update(total());
 
@@ -125,64 +150,117 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
       return hashing;
     };
 
-    const next = () => segs.find((s) => !s.busy && s.done < s.end - s.start);
+    const open_ = (x: Segment) => !x.busy && x.done < x.end - x.start;
+    let running = 0;
+    let target = 1; // streams wanted now: the ramp raises it, and lowers it when a stream added nothing
+    /**
+     * Where a new stream starts: the first stream at the first unfinished segment; a later one in the middle of
+     * the longest run of unclaimed segments, so each stream reads one long range instead of a request per segment.
+     */
+    const claim = (): number => {
+      let best = -1;
+      let bestLen = 0;
+      for (let k = 0; k < segs.length; ) {
+        if (!open_(segs[k])) {
+          k++;
+          continue;
+        }
+        let e = k;
+        while (e < segs.length && open_(segs[e])) e++;
+        if (e - k > bestLen) {
+          best = k;
+          bestLen = e - k;
+        }
+        k = e;
+      }
+      if (best < 0) return -1;
+      // A stream reading just before this run will go on into it: start half-way instead.
+      return segs[best - 1]?.busy ? best + Math.floor(bestLen / 2) : best;
+    };
     let failure: unknown;
     const ac = new AbortController();
     const worker = async (): Promise<void> => {
-      for (let seg = next(); seg && !failure; seg = next()) {
-        seg.busy = true;
-        const s = seg;
-        try {
-          await withRetry(async () => {
-            const from = s.start + s.done;
-            if (from >= s.end) return;
-            const r = await p.openRead(oid, size, from, s.end, ac.signal);
-            if (r.start > from)
-              throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);
-            let skip = from - r.start; // 200 instead of 206: skip to where this segment stands
-            let at = from;
-            const limit = ctx.rate;
-            const sink = new Writable({
-              highWaterMark: 1 << 20,
-              write(chunk: Buffer, _e, cb) {
-                let buf = chunk;
-                if (skip > 0) {
-                  const n = Math.min(skip, buf.length);
-                  skip -= n;
-                  buf = buf.subarray(n);
-                }
-                if (at + buf.length > s.end) buf = buf.subarray(0, Math.max(0, s.end - at)); // range ignored: stop at the segment end
-                if (buf.length === 0) return at >= s.end ? cb(new SegmentFull()) : cb();
-                const go = () =>
-                  fh.write(buf, 0, buf.length, at).then(() => {
-                    at += buf.length;
-                    s.done = at - s.start;
-                    o.meter.update(total());
-                    if (at >= s.end) return cb(new SegmentFull());
-                    cb();
-                  }, cb);
-                const wait = limit?.take(buf.length) ?? 0;
-                if (wait) setTimeout(go, wait);
-                else void go();
-              },
-            });
-            try {
-              await pipeline(r.body, sink);
-            } catch (e) {
-              if (!(e instanceof SegmentFull)) throw e;
-              r.body.destroy();
-            }
-            if (s.start + s.done < s.end)
-              throw transient(`${p.name} ended a range of ${oid} early at byte ${s.start + s.done}`);
-          }, ctx.retry);
-          await saveState();
-          void advanceHash();
-        } catch (e) {
-          failure ??= e;
-          ac.abort();
-        } finally {
-          s.busy = false;
+      running++;
+      try {
+        for (let k = claim(); k >= 0 && !failure && running <= target; k = claim()) {
+          await readRun(k);
         }
+      } catch (e) {
+        failure ??= e;
+        ac.abort();
+      } finally {
+        running--;
+      }
+    };
+    /** Reads from segment k on, in one request, through following segments while no other stream holds them. */
+    const readRun = async (k: number): Promise<void> => {
+      let cur = k;
+      segs[cur].busy = true;
+      try {
+        await withRetry(async () => {
+          const s0 = segs[cur];
+          const from = s0.start + s0.done;
+          if (from >= s0.end) return;
+          let last = cur;
+          while (last + 1 < segs.length && open_(segs[last + 1])) last++;
+          const r = await p.openRead(oid, size, from, segs[last].end, ac.signal);
+          if (r.start > from) {
+            throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);
+          }
+          let skip = from - r.start; // 200 instead of 206: skip to where this segment stands
+          let at = from;
+          // Network reads come in 16-64 KiB pieces: gather 1 MiB before each positioned write (and hash).
+          const buf = Buffer.allocUnsafe(COALESCE);
+          let fill = 0;
+          const flush = async () => {
+            if (fill === 0) return;
+            const wait = ctx.rate?.take(fill) ?? 0;
+            if (wait) await sleep(wait);
+            await fh.write(buf, 0, fill, at);
+            // The frontier is hashed from memory; later segments are read back once they join the prefix.
+            if (at <= hash.pos) hash.feed(buf.subarray(0, fill), at);
+            at += fill;
+            fill = 0;
+            segs[cur].done = at - segs[cur].start;
+            o.meter.update(total());
+          };
+          let stop = false;
+          for await (const piece of r.body) {
+            let c = piece as Buffer;
+            if (skip > 0) {
+              const n = Math.min(skip, c.length);
+              skip -= n;
+              c = c.subarray(n);
+            }
+            while (c.length > 0 && !stop) {
+              const seg = segs[cur];
+              const n = Math.min(c.length, COALESCE - fill, seg.end - (at + fill));
+              c.copy(buf, fill, 0, n);
+              fill += n;
+              c = c.subarray(n);
+              if (fill === COALESCE || at + fill === seg.end) await flush();
+              if (at === seg.end) {
+                void saveState();
+                void advanceHash();
+                // Go on into the next segment only if no other stream holds it (and the ramp wants us).
+                const nxt = segs[cur + 1];
+                if (!nxt || !open_(nxt) || cur + 1 > last || running > target) stop = true;
+                else {
+                  seg.busy = false;
+                  nxt.busy = true;
+                  cur += 1;
+                }
+              }
+            }
+            if (stop) break; // leaving the loop closes the body
+          }
+          await flush();
+          const s = segs[cur];
+          if (s.start + s.done < s.end)
+            throw transient(`${p.name} ended a range of ${oid} early at byte ${s.start + s.done}`);
+        }, ctx.retry);
+      } finally {
+        segs[cur].busy = false;
       }
     };
 
@@ -194,18 +272,30 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
       const now = total();
       const rate = now - lastBytes;
       lastBytes = now;
-      const grew = lastRate === 0 ? rate > 0 : rate >= lastRate * GROWTH;
-      if (grew && workers.length < o.maxStreams && next()) {
-        ctx.log.debug(`${oid}: ${workers.length + 1} download streams (${Math.round(rate / interval)} kB/s)`);
-        workers.push(worker());
+      if (lastRate > 0 && rate < lastRate * GROWTH && target > 1) {
+        // The last stream added did not pay (CPU-bound, or the link is full): go back and stop ramping.
+        target -= 1;
+        lastRate = Number.POSITIVE_INFINITY;
+        ctx.log.debug(`${oid}: back to ${target} download stream(s)`);
+        return;
+      }
+      if (rate > 0 && rate >= lastRate * GROWTH && target < o.maxStreams && claim() >= 0) {
+        target += 1;
         lastRate = rate;
-      } else if (rate > lastRate) lastRate = rate;
+        ctx.log.debug(`${oid}: ${target} download streams (${Math.round(rate / interval)} kB/s before)`);
+        workers.push(worker());
+      }
     }, interval);
     try {
-      // Workers may be added while we wait: wait until none is left running.
-      for (let n = 0; n < workers.length; n++) await workers[n];
+      for (;;) {
+        // Workers may be added while we wait: wait until none is left running.
+        for (let n = 0; n < workers.length; n++) await workers[n];
+        if (failure || claim() < 0) break;
+        workers.push(worker()); // streams that stepped back together can leave segments unclaimed
+      }
     } finally {
       clearInterval(timer);
+      await saveState(); // the last record, in place before anyone reads it again
     }
     if (failure) throw failure;
     await advanceHash();
@@ -216,5 +306,3 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
     await fh.close();
   }
 }
-
-class SegmentFull extends Error {}
