@@ -34,7 +34,8 @@ function provider(data: Buffer, o: { bytesPerSec?: number; ignoreRange?: boolean
         try {
           for (let at = from; at < to; at += 16 * KiB) {
             if (signal?.aborted) return;
-            if (o.dieAfter !== undefined && served >= o.dieAfter) throw new BridgeError('Forbidden', false, 'scripted death');
+            if (o.dieAfter !== undefined && served >= o.dieAfter)
+              throw new BridgeError('Forbidden', false, 'scripted death');
             const piece = data.subarray(at, Math.min(to, at + 16 * KiB));
             served += piece.length;
             stats.bytes += piece.length;
@@ -61,7 +62,12 @@ describe('bridge/segments', function () {
 
   const ctx = (p: Provider): TransferContext => ({
     provider: p,
-    config: parseConfig(new Map([['lfs-bridge.provider', 'dropbox'], ['lfs-bridge.root', '/x']])),
+    config: parseConfig(
+      new Map([
+        ['lfs-bridge.provider', 'dropbox'],
+        ['lfs-bridge.root', '/x'],
+      ]),
+    ),
     log: createLogger('test', {}, () => {}),
     resume: async () => new MemoryResumeStore(),
     lfsPaths: async () => ({ lfsDir: dir, incomplete: dir, tmp: dir }),
@@ -90,6 +96,13 @@ describe('bridge/segments', function () {
     assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
     assert.ok(stats.maxConcurrent >= 3, `streams: ${stats.maxConcurrent}`);
     assert.ok(stats.requests <= 8, `one long range per stream, not one per segment: ${stats.requests} requests`);
+  });
+
+  it('never splits a stream that is already fast (the limit is local, not the connection)', async () => {
+    const data = randomBytes(48 * 1024 * KiB);
+    const { p, stats } = provider(data);
+    (await run(p, data, 4, 1024 * KiB, 20)).verify('test');
+    assert.equal(stats.requests, 1, `requests: ${stats.requests}`);
   });
 
   it('with one stream allowed, reads the whole object in one request', async () => {
