@@ -6,6 +6,8 @@
  * object order over the contiguous done prefix, read back from the page cache as it grows.
  */
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BridgeError, transient } from '../errors.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
@@ -34,6 +36,9 @@ interface State {
   segment: number;
   segments: Segment[];
 }
+
+/** Ends a stream's run early (the next segment belongs to another stream): not a failure. */
+class RunDone extends Error {}
 
 export function plan(size: number, segment = SEGMENT): Segment[] {
   const out: Segment[] = [];
@@ -218,17 +223,20 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
             if (fill === 0) return;
             const wait = ctx.rate?.take(fill) ?? 0;
             if (wait) await sleep(wait);
-            await fh.write(buf, 0, fill, at);
-            // The frontier is hashed from memory; later segments are read back once they join the prefix.
+            // The frontier is hashed from memory (while the thread pool writes the same bytes); later segments are
+            // read back once they join the prefix.
+            const written = fh.write(buf, 0, fill, at);
             if (at <= hash.pos) hash.feed(buf.subarray(0, fill), at);
+            await written;
             at += fill;
             fill = 0;
             segs[cur].done = at - segs[cur].start;
             o.meter.update(total());
           };
           let stop = false;
-          for await (const piece of r.body) {
-            let c = piece as Buffer;
+          // Consumed by a Writable, not `for await`: a promise per 16-64 KiB network read cost ~40 % more CPU.
+          const consume = async (piece: Buffer) => {
+            let c = piece;
             if (skip > 0) {
               const n = Math.min(skip, c.length);
               skip -= n;
@@ -254,7 +262,17 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
                 }
               }
             }
-            if (stop) break; // leaving the loop closes the body
+          };
+          const sink = new Writable({
+            highWaterMark: COALESCE,
+            write(piece: Buffer, _enc, cb) {
+              consume(piece).then(() => cb(stop ? new RunDone() : null), cb);
+            },
+          });
+          try {
+            await pipeline(r.body, sink);
+          } catch (e) {
+            if (!(e instanceof RunDone)) throw e; // RunDone: this stream's run ends here, the body is closed
           }
           await flush();
           const s = segs[cur];
