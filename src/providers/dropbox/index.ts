@@ -5,23 +5,8 @@
  * Plain streaming HTTP throughout: the SDK buffers downloads whole and needs its fetch rewritten for our endpoint
  * and proxy handling, for four small RPC routes.
  */
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { configError, notFound, transient } from '../../errors.js';
-import { endpointFor, type HttpResponse, header, http, rebase, text } from '../../http/index.js';
-import { maskInLogs } from '../../log.js';
-import { objectKey } from '../index.js';
-import type {
-  Capabilities,
-  Provider,
-  ProviderContext,
-  ProviderModule,
-  ReadResult,
-  RemoteObject,
-  UploadSession,
-} from '../types.js';
-import { apiArg, type CommitInfo, type FileMetadata, type Metadata, type TemporaryLink } from './api.js';
-import { classify, DropboxError } from './errors.js';
+import { configError } from '../../errors.js';
+import type { Capabilities, ProviderContext, ProviderModule } from '../types.js';
 import { sharedRoot } from './team.js';
 
 const MiB = 1024 * 1024;
@@ -39,246 +24,6 @@ export const caps = {
   needsKeychain: true,
 } as const satisfies Capabilities;
 
-const API = 'https://api.dropboxapi.com';
-const CONTENT = 'https://content.dropboxapi.com';
-
-interface DropboxSession extends UploadSession {
-  sessionId: string;
-  path: string;
-  size: number;
-}
-
-export type TokenSource = (forceRefresh: boolean) => Promise<string>;
-
-export class DropboxProvider implements Provider {
-  readonly name = 'dropbox' as const;
-  readonly caps = caps;
-  readonly destination: string;
-  private token?: string;
-  private tokenStale = false;
-  private readonly links = new Map<string, { link: string; until: number }>();
-  private readonly api: string;
-  private readonly content: string;
-
-  constructor(
-    readonly account: string,
-    readonly root: string,
-    private readonly tokens: TokenSource,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {
-    const base = endpointFor('dropbox', env);
-    this.api = rebase(API, base);
-    this.content = rebase(CONTENT, base);
-    this.destination = createHash('sha256').update(root.toLowerCase()).digest('hex').slice(0, 12);
-  }
-
-  private path(oid: string): string {
-    const root = this.root === '/' ? '' : this.root;
-    return `${root}/${objectKey(oid).join('/')}`;
-  }
-
-  private async bearer(): Promise<string> {
-    if (!this.token || this.tokenStale) {
-      this.token = await this.tokens(this.tokenStale);
-      this.tokenStale = false;
-      maskInLogs(this.token);
-    }
-    return this.token;
-  }
-
-  private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${await this.bearer()}`, ...extra };
-  }
-
-  /** Maps a non-2xx answer to a DropboxError; an expired token is refreshed before the retry. */
-  private async fail(res: HttpResponse, what: string): Promise<never> {
-    const err = classify(res.status, await text(res), header(res, 'retry-after'), what);
-    if (err.kind === 'Auth' && err.retryable) this.tokenStale = true;
-    throw err;
-  }
-
-  private async rpc<T>(route: string, arg: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await http({
-      method: 'POST',
-      url: `${this.api}/2/${route}`,
-      headers: await this.headers({ 'content-type': 'application/json' }),
-      body: JSON.stringify(arg),
-      signal,
-      env: this.env,
-    });
-    if (res.status !== 200) return this.fail(res, route);
-    return JSON.parse(await text(res)) as T;
-  }
-
-  private async contentCall<T>(
-    route: string,
-    arg: unknown,
-    body: Readable | Buffer,
-    length: number,
-    signal?: AbortSignal,
-  ): Promise<T> {
-    const res = await http({
-      method: 'POST',
-      url: `${this.content}/2/${route}`,
-      headers: await this.headers({
-        'content-type': 'application/octet-stream',
-        'content-length': String(length),
-        'dropbox-api-arg': apiArg(arg),
-      }),
-      body,
-      signal,
-      env: this.env,
-    });
-    if (res.status !== 200) return this.fail(res, route);
-    return JSON.parse(await text(res)) as T;
-  }
-
-  spaceUsage(signal?: AbortSignal) {
-    return this.rpc<{ used: number; allocation?: { allocated?: number } }>('users/get_space_usage', null, signal);
-  }
-
-  /** Metadata of any path (setup's shared-folder check); null when absent. */
-  async metadata(path: string, signal?: AbortSignal): Promise<(Metadata & { shared_folder_id?: string }) | null> {
-    try {
-      return await this.rpc('files/get_metadata', { path }, signal);
-    } catch (e) {
-      if (e instanceof DropboxError && e.kind === 'NotFound') return null;
-      throw e;
-    }
-  }
-
-  async stat(oid: string, signal?: AbortSignal): Promise<RemoteObject | null> {
-    try {
-      const m = await this.rpc<Metadata>('files/get_metadata', { path: this.path(oid) }, signal);
-      if (m['.tag'] !== 'file') return null;
-      return { size: m.size, hash: m.content_hash };
-    } catch (e) {
-      if (e instanceof DropboxError && e.kind === 'NotFound') return null;
-      throw e;
-    }
-  }
-
-  private commit(oid: string): CommitInfo {
-    return { path: this.path(oid), mode: 'add', autorename: false, mute: true };
-  }
-
-  async putSmall(oid: string, size: number, body: Readable | Buffer, signal?: AbortSignal): Promise<RemoteObject> {
-    const m = await this.contentCall<FileMetadata>('files/upload', this.commit(oid), body, size, signal);
-    return { size: m.size, hash: m.content_hash };
-  }
-
-  async startUpload(oid: string, size: number, signal?: AbortSignal): Promise<UploadSession> {
-    const r = await this.contentCall<{ session_id: string }>(
-      'files/upload_session/start',
-      { close: false },
-      Buffer.alloc(0),
-      0,
-      signal,
-    );
-    maskInLogs(r.session_id);
-    return { sessionId: r.session_id, path: this.path(oid), size } satisfies DropboxSession;
-  }
-
-  async uploadChunk(
-    session: UploadSession,
-    offset: number,
-    length: number,
-    body: Readable,
-    _last: boolean,
-    signal?: AbortSignal,
-  ) {
-    const s = session as DropboxSession;
-    // Never `close: true`: an open session can still be asked for its offset; finish closes it.
-    await this.contentCall(
-      'files/upload_session/append_v2',
-      { cursor: { session_id: s.sessionId, offset }, close: false },
-      body,
-      length,
-      signal,
-    );
-    return offset + length;
-  }
-
-  /** Dropbox has no status call: a zero-byte append at offset 0 either succeeds (nothing stored) or names the offset. */
-  async queryUpload(session: UploadSession, signal?: AbortSignal): Promise<number> {
-    const s = session as DropboxSession;
-    try {
-      await this.contentCall(
-        'files/upload_session/append_v2',
-        { cursor: { session_id: s.sessionId, offset: 0 }, close: false },
-        Buffer.alloc(0),
-        0,
-        signal,
-      );
-      return 0;
-    } catch (e) {
-      if (e instanceof DropboxError && e.correctOffset !== undefined) return e.correctOffset;
-      throw e;
-    }
-  }
-
-  async finishUpload(session: UploadSession, signal?: AbortSignal): Promise<RemoteObject> {
-    const s = session as DropboxSession;
-    const m = await this.contentCall<FileMetadata>(
-      'files/upload_session/finish',
-      {
-        cursor: { session_id: s.sessionId, offset: s.size },
-        commit: { path: s.path, mode: 'add', autorename: false, mute: true },
-      },
-      Buffer.alloc(0),
-      0,
-      signal,
-    );
-    return { size: m.size, hash: m.content_hash };
-  }
-
-  /** Dropbox sessions cannot be cancelled; they expire after 7 days. */
-  async abortUpload(): Promise<void> {}
-
-  private async link(oid: string, signal?: AbortSignal): Promise<string> {
-    const cached = this.links.get(oid);
-    if (cached && cached.until > Date.now()) return cached.link;
-    const r = await this.rpc<TemporaryLink>('files/get_temporary_link', { path: this.path(oid) }, signal).catch((e) => {
-      if (e instanceof DropboxError && e.kind === 'NotFound') throw notFound(`[dropbox] ${oid} is not in ${this.root}`);
-      throw e;
-    });
-    maskInLogs(r.link);
-    this.links.set(oid, { link: r.link, until: Date.now() + 3.5 * 3600_000 }); // links live 4 h; in memory only
-    return r.link;
-  }
-
-  async openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult> {
-    const link = await this.link(oid, signal);
-    const res = await http({
-      method: 'GET',
-      url: link,
-      headers: start > 0 || end < size ? { range: `bytes=${start}-${end - 1}` } : {},
-      signal,
-      env: this.env,
-    });
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '');
-      if (!m || Number(m[1]) !== start) {
-        res.body.destroy();
-        throw transient(`[dropbox] range answer starts at ${m?.[1] ?? '?'}, asked ${start}`);
-      }
-      return { start, body: res.body };
-    }
-    if (res.status === 200) return { start: 0, body: res.body };
-    await text(res).catch(() => '');
-    if ([401, 403, 404, 410].includes(res.status)) {
-      this.links.delete(oid); // expired or revoked link: derive a fresh one on the retry
-      throw transient(`[dropbox] temporary link answered ${res.status}`);
-    }
-    if (res.status === 416) throw transient(`[dropbox] range ${start}-${end - 1} not satisfiable`);
-    throw classify(res.status, '', header(res, 'retry-after'), 'download');
-  }
-
-  async close(): Promise<void> {
-    this.links.clear();
-  }
-}
-
 /** `/path/in/dropbox`, or `ns:<namespace id>[/path]` for a team (shared) folder. */
 export function checkRoot(root: string): string {
   if (!root.startsWith('/') && !/^ns:\d+(\/|$)/.test(root)) {
@@ -288,18 +33,7 @@ export function checkRoot(root: string): string {
 }
 
 const rootOf = (ctx: ProviderContext) => checkRoot(ctx.config.root);
-
-async function connect(ctx: { env: NodeJS.ProcessEnv; account?: string }, root: string): Promise<DropboxProvider> {
-  const { getAccessToken } = await import('../../oauth/index.js');
-  const first = await getAccessToken('dropbox', { env: ctx.env, account: ctx.account });
-  let current: string | undefined = first.token;
-  const tokens: TokenSource = async (force) => {
-    if (current && !force) return current;
-    current = undefined;
-    return (await getAccessToken('dropbox', { env: ctx.env, account: first.account, forceRefresh: force })).token;
-  };
-  return new DropboxProvider(first.account, root, tokens, ctx.env);
-}
+const load = () => import('./provider.js');
 
 const dropbox: ProviderModule = {
   caps,
@@ -307,16 +41,16 @@ const dropbox: ProviderModule = {
     rootOf(ctx);
   },
   async create(ctx) {
-    return connect({ env: ctx.env, account: ctx.config.account }, rootOf(ctx));
+    return (await load()).connect({ env: ctx.env, account: ctx.config.account }, rootOf(ctx));
   },
   async usage(o) {
-    const p = await connect(o, '/');
+    const p = await (await load()).connect(o, '/');
     const u = await p.spaceUsage();
     return { used: u.used, allocated: u.allocation?.allocated };
   },
   async resolveRoot(given, o) {
     const root = checkRoot(given);
-    const p = await connect(o, root);
+    const p = await (await load()).connect(o, root);
     const r = await sharedRoot(root, (path) => p.metadata(path));
     return {
       root: r.root,

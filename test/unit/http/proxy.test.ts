@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { http, resetDispatcher, text } from '../../../src/http/index.js';
-import { DropboxProvider } from '../../../src/providers/dropbox/index.js';
+import { DropboxProvider } from '../../../src/providers/dropbox/provider.js';
 import { type FakeDropbox, startFakeDropbox } from '../../fakes/dropbox/server.js';
 
 /** A minimal forward proxy for plain-http absolute-URI requests; counts what it forwards. */

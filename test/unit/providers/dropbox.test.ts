@@ -16,7 +16,7 @@ import { upload } from '../../../src/bridge/upload.js';
 import { parseConfig } from '../../../src/config/index.js';
 import type { BridgeError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import { DropboxProvider } from '../../../src/providers/dropbox/index.js';
+import { DropboxProvider } from '../../../src/providers/dropbox/provider.js';
 import { type FakeDropbox, startFakeDropbox } from '../../fakes/dropbox/server.js';
 
 const MiB = 1024 * 1024;

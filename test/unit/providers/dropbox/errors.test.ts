@@ -9,7 +9,7 @@ import { withRetry } from '../../../../src/bridge/retry.js';
 import type { BridgeError } from '../../../../src/errors.js';
 import { useDispatcher } from '../../../../src/http/index.js';
 import { classify, type DropboxError } from '../../../../src/providers/dropbox/errors.js';
-import { DropboxProvider } from '../../../../src/providers/dropbox/index.js';
+import { DropboxProvider } from '../../../../src/providers/dropbox/provider.js';
 
 const API = 'https://api.dropboxapi.com';
 const CONTENT = 'https://content.dropboxapi.com';
