@@ -4,21 +4,18 @@
  * complete file over in <lfs>/tmp. A mismatch deletes the partial, retries once from zero, then fails with 422.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { BridgeError, notFound, transient } from '../errors.js';
+import { BridgeError, notFound } from '../errors.js';
 import { sizeOf } from '../fsutil.js';
 import type { TransferContext } from './context.js';
 import { type Lock, tryLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
-import { withRetry } from './retry.js';
-import { fetchSegments, isSegmented, SEGMENT } from './segments.js';
+import { fetchSegments, isSegmented } from './segments.js';
 import { hashPrefix, TINY } from './source.js';
-import { coalesce, ObjectHash, tap } from './tap.js';
+import { ObjectHash } from './tap.js';
 
 export interface Downloaded {
   /** The verified file for `complete.path`. */
@@ -112,7 +109,7 @@ async function copyTiny(ctx: TransferContext, req: TransferRequest, tmp: string,
   return { path: handover, release: async () => {} };
 }
 
-/** Brings `part` to the whole verified object, continuing from what it already holds. */
+/** Brings `part` to the whole verified, durable object, continuing from what it already holds. */
 async function fetchInto(
   ctx: TransferContext,
   req: TransferRequest,
@@ -121,33 +118,9 @@ async function fetchInto(
   meter: ProgressMeter,
 ) {
   const p = ctx.provider;
-  const parallel = p.caps.parallelRanges && ctx.config.downloadStreams > 1 && req.size >= 2 * SEGMENT;
-  if (parallel || (await isSegmented(state))) {
-    const hash = await fetchSegments({
-      ctx,
-      oid: req.oid,
-      size: req.size,
-      part,
-      statePath: state,
-      meter,
-      maxStreams: ctx.config.downloadStreams,
-    });
-    hash.verify(`download of ${req.oid} from ${p.name}`);
-    return;
-  }
-  let have = await sizeOf(part);
-  if (have > req.size) {
-    await truncate(part, 0);
-    have = 0;
-  }
-  let hash = new ObjectHash(req.oid, req.size);
-  if (have > 0) {
-    await hashPrefix(part, hash, have); // re-hash the prefix once: it is evidence, not trust
-    ctx.log.info(`resuming download of ${req.oid} at byte ${have} of ${req.size}`);
-  }
-  meter.update(have);
-  if (have === 0 && p.copyToFile && p.sourcePath && !ctx.rate) {
+  if (p.copyToFile && p.sourcePath && !ctx.rate && (await sizeOf(part)) === 0) {
     // A store on this machine: the kernel copies while the stored bytes are hashed beside it.
+    const hash = new ObjectHash(req.oid, req.size);
     const copy = p.copyToFile(req.oid, part);
     const hashing = hashPrefix(p.sourcePath(req.oid), hash, req.size, (pos) => meter.update(pos));
     const [c, h] = await Promise.allSettled([copy, hashing]);
@@ -157,31 +130,16 @@ async function fetchInto(
       throw new BridgeError('Corrupt', false, `${p.name} copy of ${req.oid} has the wrong size`);
     return finishPart(part, hash, `download of ${req.oid} from ${p.name}`);
   }
-  await withRetry(async () => {
-    const onDisk = await sizeOf(part);
-    if (onDisk !== hash.pos) {
-      // An earlier attempt hashed bytes that never reached the disk (or the reverse): rebuild from the file.
-      hash = new ObjectHash(req.oid, req.size);
-      await hashPrefix(part, hash, onDisk);
-    }
-    const from = hash.pos;
-    if (from === req.size) {
-      if (req.size === 0) await (await open(part, 'a')).close();
-      return;
-    }
-    const r = await p.openRead(req.oid, req.size, from, req.size);
-    if (r.start > from)
-      throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);
-    // 200 instead of 206: the server ignored the Range. Skip what we have; never write it at `from`.
-    const body = r.start < from ? r.body.pipe(skipBytes(from - r.start)) : r.body;
-    if (body !== r.body) r.body.on('error', (e) => body.destroy(e));
-    const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate });
-    await pipeline(body, coalesce(), t, createWriteStream(part, { flags: 'a', highWaterMark: 1 << 20 }));
-    if (hash.pos < req.size)
-      throw transient(`${p.name} ended the body of ${req.oid} at byte ${hash.pos} of ${req.size}`);
-    if (hash.pos > req.size) throw new BridgeError('Corrupt', false, `${p.name} sent more than ${req.size} bytes`);
-  }, ctx.retry);
-  await finishPart(part, hash, `download of ${req.oid} from ${p.name}`);
+  // Ranged reads, one stream or several (a partial from an earlier run is continued either way).
+  await fetchSegments({
+    ctx,
+    oid: req.oid,
+    size: req.size,
+    part,
+    statePath: state,
+    meter,
+    maxStreams: p.caps.parallelRanges ? ctx.config.downloadStreams : 1,
+  });
 }
 
 /** Verified, then durable, before git-lfs renames it into objects/. */
@@ -193,19 +151,4 @@ async function finishPart(part: string, hash: ObjectHash, what: string): Promise
   } finally {
     await fh.close();
   }
-}
-
-function skipBytes(n: number): Transform {
-  let left = n;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (left >= chunk.length) {
-        left -= chunk.length;
-        return cb();
-      }
-      const rest = left > 0 ? chunk.subarray(left) : chunk;
-      left = 0;
-      cb(null, rest);
-    },
-  });
 }

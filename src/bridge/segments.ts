@@ -3,22 +3,21 @@
  * start with one stream; every interval, add a stream on the next segment while total throughput still grew by
  * ≥ 10 %, up to lfs-bridge.downloadstreams. Segments land at their offsets in the .part; a sidecar records each
  * segment's bytes written (updated after the data, so it may lag the file but never lead it). SHA-256 runs in
- * object order over the contiguous done prefix, read back from the page cache as it grows.
+ * object order in the part file (partfile.ts): from memory at the frontier, read back for segments behind it.
+ * With one stream this is the plain sequential download: one request from the first missing byte to the end.
  */
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BridgeError, transient } from '../errors.js';
+import { BridgeError, corrupt, transient } from '../errors.js';
 import type { TransferContext } from './context.js';
+import { openPartFile, PIECE } from './partfile.js';
 import type { ProgressMeter } from './progress.js';
 import { sleep, withRetry } from './retry.js';
-import { hashPrefix } from './source.js';
-import { ObjectHash } from './tap.js';
 
 export const SEGMENT = 8 * 1024 * 1024;
 /** How often the ramp looks at throughput (PROTOCOL.md says ~2 s; 1 s reaches 4 streams sooner, measured in BENCHMARKS.md). */
 export const ADD_STREAM_EVERY_MS = 1000;
-const COALESCE = 1 << 20;
 /** Bytes/s of one stream above which parallel ranges cannot help (cloud links give one connection far less). */
 export const FAST_STREAM = 96 * 1024 * 1024;
 const GROWTH = 1.1;
@@ -28,6 +27,8 @@ interface Segment {
   end: number;
   /** Bytes of this segment on disk (from `start`). */
   done: number;
+  /** Bytes handed to the part file (≥ done; not saved): what a stream claims from. */
+  sent?: number;
   busy?: boolean;
 }
 
@@ -90,35 +91,43 @@ export interface SegmentOptions {
   maxStreams: number;
   segment?: number;
   intervalMs?: number;
+  /** Write and hash on the disk thread (default: by size, see partfile.ts). */
+  diskThread?: boolean;
 }
 
-/** Fills `part` with the whole object in parallel ranges and returns its verified hash. */
-export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
-  const { ctx, oid, size, part } = o;
+/** Fills `part` with the whole object in parallel ranges, verifies its SHA-256, and makes it durable. */
+export async function fetchSegments(o: SegmentOptions): Promise<void> {
+  const { ctx, oid, size, part: partPath } = o;
   const p = ctx.provider;
-  const fh = await open(part, 'a+').then(async (h) => {
-    await h.close();
-    return open(part, 'r+');
-  });
+  const fh = await open(partPath, 'a+');
+  let length: number;
+  let loaded: Awaited<ReturnType<typeof loadState>>;
   try {
-    let length = (await fh.stat()).size;
-    const loaded = await loadState(o.statePath, size, length);
+    length = (await fh.stat()).size;
+    loaded = await loadState(o.statePath, size, length);
     if (loaded === 'untrusted' || length > size) {
       // Holes are possible and nothing says where: start over rather than hand over a guess.
       await fh.truncate(0);
       length = 0;
     }
-    let segs: Segment[];
-    if (Array.isArray(loaded)) segs = loaded;
-    else {
-      // A plain sequential partial (or none): its prefix becomes done bytes of the leading segments.
-      segs = plan(size, o.segment);
-      let left = length;
-      for (const s of segs) {
-        s.done = Math.min(left, s.end - s.start);
-        left -= s.done;
-      }
+  } finally {
+    await fh.close();
+  }
+  let segs: Segment[];
+  if (Array.isArray(loaded)) segs = loaded;
+  else {
+    // A plain sequential partial (or none): its prefix becomes done bytes of the leading segments.
+    segs = plan(size, o.segment);
+    let left = length;
+    for (const s of segs) {
+      s.done = Math.min(left, s.end - s.start);
+      left -= s.done;
     }
+  }
+  for (const s of segs) s.sent = s.done;
+  const t0 = performance.now();
+  const part = await openPartFile(partPath, oid, size, o.diskThread);
+  try {
     const total = () => segs.reduce((n, s) => n + s.done, 0);
     // Saved in order and atomically (tmp + rename): a reader never sees a half-written or an older record.
     let saving = Promise.resolve();
@@ -139,7 +148,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
     };
     o.meter.update(total());
 
-    const hash = new ObjectHash(oid, size);
+    // The hash follows the contiguous prefix of bytes in the file (in order with the writes, in the part file).
     let hashing = Promise.resolve();
     const contiguous = () => {
       let end = 0;
@@ -150,14 +159,12 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
       return end;
     };
     const advanceHash = () => {
-      hashing = hashing.then(async () => {
-        const upTo = contiguous();
-        if (upTo > hash.pos) await hashPrefix(part, hash, upTo);
-      });
+      hashing = hashing.then(() => part.hashTo(contiguous()));
       return hashing;
     };
+    void advanceHash(); // a resumed prefix first, so that new bytes at its end are hashed from memory
 
-    const open_ = (x: Segment) => !x.busy && x.done < x.end - x.start;
+    const open_ = (x: Segment) => !x.busy && (x.sent ?? x.done) < x.end - x.start;
     let running = 0;
     let target = 1; // streams wanted now: the ramp raises it, and lowers it when a stream added nothing
     /**
@@ -203,9 +210,19 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
     const readRun = async (k: number): Promise<void> => {
       let cur = k;
       segs[cur].busy = true;
+      // Writes of this run still in flight: the network thread goes on receiving while the disk thread writes.
+      const inFlight = new Set<Promise<void>>();
+      let writeError: unknown;
+      const settle = async () => {
+        while (inFlight.size) await Promise.allSettled([...inFlight]);
+        if (writeError) throw writeError; // the disk failed: not the network, no retry
+      };
+      let buf: Buffer | undefined;
       try {
         await withRetry(async () => {
+          await settle(); // what a failed attempt sent is in the file (and in `done`) before we go on
           const s0 = segs[cur];
+          s0.sent = s0.done;
           const from = s0.start + s0.done;
           if (from >= s0.end) return;
           let last = cur;
@@ -217,21 +234,36 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
           let skip = from - r.start; // 200 instead of 206: skip to where this segment stands
           let at = from;
           // Network reads come in 16-64 KiB pieces: gather 1 MiB before each positioned write (and hash).
-          const buf = Buffer.allocUnsafe(COALESCE);
+          buf ??= await part.buffer();
           let fill = 0;
           const flush = async () => {
             if (fill === 0) return;
             const wait = ctx.rate?.take(fill) ?? 0;
             if (wait) await sleep(wait);
-            // The frontier is hashed from memory (while the thread pool writes the same bytes); later segments are
-            // read back once they join the prefix.
-            const written = fh.write(buf, 0, fill, at);
-            if (at <= hash.pos) hash.feed(buf.subarray(0, fill), at);
-            await written;
-            at += fill;
+            const seg = segs[cur];
+            const pos = at;
+            const n = fill;
+            const w: Promise<void> = part.write(buf!, n, pos).then(
+              () => {
+                // On disk now: the sidecar and progress may count it (they never lead the file).
+                seg.done = Math.max(seg.done, pos + n - seg.start);
+                o.meter.update(total());
+                if (seg.done === seg.end - seg.start) {
+                  void saveState();
+                  void advanceHash();
+                }
+              },
+              (e) => {
+                writeError ??= e;
+              },
+            );
+            inFlight.add(w);
+            void w.finally(() => inFlight.delete(w));
+            buf = undefined;
+            at += n;
+            seg.sent = at - seg.start;
             fill = 0;
-            segs[cur].done = at - segs[cur].start;
-            o.meter.update(total());
+            buf = await part.buffer(); // waits while the disk thread is behind
           };
           let stop = false;
           // Consumed by a Writable, not `for await`: a promise per 16-64 KiB network read cost ~40 % more CPU.
@@ -243,15 +275,14 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
               c = c.subarray(n);
             }
             while (c.length > 0 && !stop) {
+              if (writeError) throw writeError;
               const seg = segs[cur];
-              const n = Math.min(c.length, COALESCE - fill, seg.end - (at + fill));
-              c.copy(buf, fill, 0, n);
+              const n = Math.min(c.length, PIECE - fill, seg.end - (at + fill));
+              c.copy(buf!, fill, 0, n);
               fill += n;
               c = c.subarray(n);
-              if (fill === COALESCE || at + fill === seg.end) await flush();
+              if (fill === PIECE || at + fill === seg.end) await flush();
               if (at === seg.end) {
-                void saveState();
-                void advanceHash();
                 // Go on into the next segment only if no other stream holds it (and the ramp wants us).
                 const nxt = segs[cur + 1];
                 if (!nxt || !open_(nxt) || cur + 1 > last || running > target) stop = true;
@@ -264,7 +295,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
             }
           };
           const sink = new Writable({
-            highWaterMark: COALESCE,
+            highWaterMark: PIECE,
             write(piece: Buffer, _enc, cb) {
               consume(piece).then(() => cb(stop ? new RunDone() : null), cb);
             },
@@ -275,11 +306,15 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
             if (!(e instanceof RunDone)) throw e; // RunDone: this stream's run ends here, the body is closed
           }
           await flush();
+          await settle();
           const s = segs[cur];
           if (s.start + s.done < s.end)
             throw transient(`${p.name} ended a range of ${oid} early at byte ${s.start + s.done}`);
         }, ctx.retry);
       } finally {
+        await Promise.allSettled([...inFlight]);
+        if (buf) part.release(buf);
+        segs[cur].sent = segs[cur].done;
         segs[cur].busy = false;
       }
     };
@@ -323,10 +358,14 @@ export async function fetchSegments(o: SegmentOptions): Promise<ObjectHash> {
     }
     if (failure) throw failure;
     await advanceHash();
-    await hashPrefix(part, hash, size);
-    await fh.sync();
-    return hash;
+    const t1 = performance.now();
+    const digest = await part.finish();
+    const ms = (t: number) => `${Math.round(t)} ms`;
+    ctx.log.debug(
+      `${oid}: ${size - length} bytes in ${ms(t1 - t0)}, then hash and fsync ${ms(performance.now() - t1)}`,
+    );
+    if (digest !== oid) throw corrupt(`download of ${oid} from ${p.name}: SHA-256 is ${digest}, expected ${oid}`);
   } finally {
-    await fh.close();
+    await part.close();
   }
 }

@@ -105,28 +105,3 @@ export function tap(o: TapOptions): Transform {
     },
   });
 }
-
-/**
- * Gathers small network reads (16-64 KiB) into pieces of at least `min` bytes, so hashing and writing run on
- * large buffers (PROVIDERS.md §5: coalesce download chunks to ≥ 1 MiB).
- */
-export function coalesce(min = 1 << 20): Transform {
-  let parts: Buffer[] = [];
-  let held = 0;
-  return new Transform({
-    readableHighWaterMark: 1 << 20,
-    writableHighWaterMark: 1 << 20,
-    transform(chunk: Buffer, _enc, cb) {
-      parts.push(chunk);
-      held += chunk.length;
-      if (held < min) return cb();
-      const out = parts.length === 1 ? parts[0] : Buffer.concat(parts, held);
-      parts = [];
-      held = 0;
-      cb(null, out);
-    },
-    flush(cb) {
-      cb(null, held ? Buffer.concat(parts, held) : undefined);
-    },
-  });
-}

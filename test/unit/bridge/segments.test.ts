@@ -1,7 +1,7 @@
 /** The parallel ranged downloader: long ranges split at the middle, the adaptive ramp, resume from the sidecar. */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,80 +52,110 @@ function provider(data: Buffer, o: { bytesPerSec?: number; ignoreRange?: boolean
   return { p, stats };
 }
 
-describe('bridge/segments', function () {
-  this.timeout(30_000);
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'lfsb-seg-'));
-  });
-  afterEach(() => rm(dir, { recursive: true, force: true }));
+for (const diskThread of [false, true])
+  describe(`bridge/segments (${diskThread ? 'written by the disk thread' : 'written in this thread'})`, function () {
+    this.timeout(30_000);
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'lfsb-seg-'));
+    });
+    afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  const ctx = (p: Provider): TransferContext => ({
-    provider: p,
-    config: parseConfig(
-      new Map([
-        ['lfs-bridge.provider', 'dropbox'],
-        ['lfs-bridge.root', '/x'],
-      ]),
-    ),
-    log: createLogger('test', {}, () => {}),
-    resume: async () => new MemoryResumeStore(),
-    lfsPaths: async () => ({ lfsDir: dir, incomplete: dir, tmp: dir }),
-    lockDir: dir,
-    retry: { policy: { tries: 3, baseMs: 1, capMs: 1, maxWaitMs: 1 } },
-    now: Date.now,
-  });
-  const run = (p: Provider, data: Buffer, maxStreams: number, segment = 256 * KiB, intervalMs = 150) =>
-    fetchSegments({
-      ctx: ctx(p),
-      oid: sha(data),
-      size: data.length,
-      part: join(dir, 'x.part'),
-      statePath: join(dir, 'x.state'),
-      meter: new ProgressMeter(sha(data), data.length, () => {}, 0),
-      maxStreams,
-      segment,
-      intervalMs,
+    const ctx = (p: Provider): TransferContext => ({
+      provider: p,
+      config: parseConfig(
+        new Map([
+          ['lfs-bridge.provider', 'dropbox'],
+          ['lfs-bridge.root', '/x'],
+        ]),
+      ),
+      log: createLogger('test', {}, () => {}),
+      resume: async () => new MemoryResumeStore(),
+      lfsPaths: async () => ({ lfsDir: dir, incomplete: dir, tmp: dir }),
+      lockDir: dir,
+      retry: { policy: { tries: 3, baseMs: 1, capMs: 1, maxWaitMs: 1 } },
+      now: Date.now,
+    });
+    const run = (p: Provider, data: Buffer, maxStreams: number, segment = 256 * KiB, intervalMs = 150) =>
+      fetchSegments({
+        ctx: ctx(p),
+        oid: sha(data),
+        size: data.length,
+        part: join(dir, 'x.part'),
+        statePath: join(dir, 'x.state'),
+        meter: new ProgressMeter(sha(data), data.length, () => {}, 0),
+        maxStreams,
+        segment,
+        intervalMs,
+        diskThread,
+      });
+
+    it('adds streams while throughput grows under a per-stream cap, each reading one long range', async () => {
+      const data = randomBytes(6 * 1024 * KiB);
+      const { p, stats } = provider(data, { bytesPerSec: 4 * 1024 * KiB });
+      await run(p, data, 4);
+      assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
+      assert.ok(stats.maxConcurrent >= 3, `streams: ${stats.maxConcurrent}`);
+      assert.ok(stats.requests <= 8, `one long range per stream, not one per segment: ${stats.requests} requests`);
     });
 
-  it('adds streams while throughput grows under a per-stream cap, each reading one long range', async () => {
-    const data = randomBytes(6 * 1024 * KiB);
-    const { p, stats } = provider(data, { bytesPerSec: 4 * 1024 * KiB });
-    const hash = await run(p, data, 4);
-    hash.verify('test');
-    assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
-    assert.ok(stats.maxConcurrent >= 3, `streams: ${stats.maxConcurrent}`);
-    assert.ok(stats.requests <= 8, `one long range per stream, not one per segment: ${stats.requests} requests`);
-  });
+    it('never splits a stream that is already fast (the limit is local, not the connection)', async () => {
+      const data = randomBytes(48 * 1024 * KiB);
+      const { p, stats } = provider(data);
+      await run(p, data, 4, 1024 * KiB, 20);
+      assert.equal(stats.requests, 1, `requests: ${stats.requests}`);
+    });
 
-  it('never splits a stream that is already fast (the limit is local, not the connection)', async () => {
-    const data = randomBytes(48 * 1024 * KiB);
-    const { p, stats } = provider(data);
-    (await run(p, data, 4, 1024 * KiB, 20)).verify('test');
-    assert.equal(stats.requests, 1, `requests: ${stats.requests}`);
-  });
+    it('with one stream allowed, reads the whole object in one request', async () => {
+      const data = randomBytes(3 * 1024 * KiB);
+      const { p, stats } = provider(data);
+      await run(p, data, 1);
+      assert.equal(stats.requests, 1);
+    });
 
-  it('with one stream allowed, reads the whole object in one request', async () => {
-    const data = randomBytes(3 * 1024 * KiB);
-    const { p, stats } = provider(data);
-    (await run(p, data, 1)).verify('test');
-    assert.equal(stats.requests, 1);
-  });
+    it('a server that ignores Range (200) still yields the right bytes', async () => {
+      const data = randomBytes(2 * 1024 * KiB);
+      const { p } = provider(data, { ignoreRange: true, bytesPerSec: 8 * 1024 * KiB });
+      await run(p, data, 4, 128 * KiB, 50);
+      assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
+    });
 
-  it('a server that ignores Range (200) still yields the right bytes', async () => {
-    const data = randomBytes(2 * 1024 * KiB);
-    const { p } = provider(data, { ignoreRange: true, bytesPerSec: 8 * 1024 * KiB });
-    (await run(p, data, 4, 128 * KiB, 50)).verify('test');
-    assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
-  });
+    it('resumes a segmented partial from its sidecar, fetching only what is missing', async () => {
+      const data = randomBytes(4 * 1024 * KiB);
+      const first = provider(data, { dieAfter: 1536 * KiB, bytesPerSec: 8 * 1024 * KiB });
+      await assert.rejects(run(first.p, data, 4, 256 * KiB, 50));
+      const second = provider(data);
+      await run(second.p, data, 4);
+      assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
+      assert.ok(second.stats.bytes <= data.length - 1024 * KiB, `second run fetched ${second.stats.bytes}`);
+    });
 
-  it('resumes a segmented partial from its sidecar, fetching only what is missing', async () => {
-    const data = randomBytes(4 * 1024 * KiB);
-    const first = provider(data, { dieAfter: 1536 * KiB, bytesPerSec: 8 * 1024 * KiB });
-    await assert.rejects(run(first.p, data, 4, 256 * KiB, 50));
-    const second = provider(data);
-    (await run(second.p, data, 4)).verify('resumed');
-    assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
-    assert.ok(second.stats.bytes <= data.length - 1024 * KiB, `second run fetched ${second.stats.bytes}`);
+    it('bytes that do not hash to the oid fail as Corrupt, never hand over', async () => {
+      const data = randomBytes(3 * 1024 * KiB);
+      const { p } = provider(data);
+      const wrongOid = sha(Buffer.from('something else'));
+      await assert.rejects(
+        fetchSegments({
+          ctx: ctx(p),
+          oid: wrongOid,
+          size: data.length,
+          part: join(dir, 'x.part'),
+          statePath: join(dir, 'x.state'),
+          meter: new ProgressMeter(wrongOid, data.length, () => {}, 0),
+          maxStreams: 2,
+          segment: 256 * KiB,
+          diskThread,
+        }),
+        (e: unknown) => e instanceof BridgeError && e.kind === 'Corrupt',
+      );
+    });
+
+    it('continues a plain sequential prefix left by an earlier run', async () => {
+      const data = randomBytes(3 * 1024 * KiB + 17);
+      await writeFile(join(dir, 'x.part'), data.subarray(0, 1234567));
+      const { p, stats } = provider(data);
+      await run(p, data, 1);
+      assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
+      assert.equal(stats.bytes, data.length - 1234567);
+    });
   });
-});
