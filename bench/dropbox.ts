@@ -6,6 +6,7 @@
  * against one stream, with and without a per-response bandwidth cap on the fake. Every timed pair runs
  * interleaved in the same rounds; the median of each counts. Rows marked "info" split a ratio into its parts.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
   type BenchGroup,
   childrenCpuMs,
   type DataFile,
+  dropCaches,
   fmtMB,
   fmtMs,
   fmtRate,
@@ -412,6 +414,35 @@ function downloadAlone(ctx: BenchContext, name: string, repo: Repo, data: DataFi
   };
 }
 
+/**
+ * Settles before each timed download: sync, drop the page cache, read the programs back (see dropCaches), so
+ * every contender starts from the same state whatever the one before it wrote or deleted.
+ */
+function coldCache(ctx: BenchContext): () => Promise<unknown> {
+  const which = (b: string) => {
+    try {
+      return execFileSync('which', [b], { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const warm = [
+    process.execPath,
+    join(ctx.app, 'bin'),
+    join(ctx.app, 'dist'),
+    join(REPO, 'node_modules', 'undici'),
+    join(REPO, 'node_modules', '@napi-rs'),
+    '/usr/lib/git-core',
+    ...['git', 'git-lfs', 'curl'].map(which),
+  ].filter(Boolean);
+  let said = false;
+  return async () => {
+    const dropped = await dropCaches(warm);
+    if (!dropped && !said) ctx.log('cannot drop the page cache (not root): downloads settle with sync only');
+    said = true;
+  };
+}
+
 const cpuNote = (t: Timing) => `cpu ${fmtMs(t.cpuMs)}`;
 const fakeNote = (ms: number) => `fake ${fmtMs(ms)}`;
 
@@ -555,6 +586,8 @@ const pull: BenchCase = {
           },
         },
       ].map(withFakeCpu(f, fakeCpu)),
+      ctx.opts.rounds,
+      coldCache(ctx),
     );
     await rm(out, { force: true });
     const sha = await hashPass(data.path, 'sha256');
@@ -659,6 +692,7 @@ const throttled: BenchCase = {
         `dropbox download ${fmtSize(data.size)} at ${fmtSize(throttle)}/s per response`,
         [downloadAlone(ctx, '4 streams', four, data, streams), downloadAlone(ctx, '1 stream', one, data, streams)],
         rounds,
+        coldCache(ctx),
       );
     } finally {
       await f.call('POST', 'throttle', { bytesPerSec: 0 });

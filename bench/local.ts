@@ -217,14 +217,21 @@ export interface Timing {
 }
 
 /** Runs every contender once per round, in a rotating order, with a `sync` before each; medians per name. */
-export async function interleave(ctx: BenchContext, label: string, contenders: Contender[], rounds = ctx.opts.rounds) {
+/** `settle` runs before each timed run (default: sync). */
+export async function interleave(
+  ctx: BenchContext,
+  label: string,
+  contenders: Contender[],
+  rounds = ctx.opts.rounds,
+  settle: () => Promise<unknown> = syncDisks,
+) {
   const times = new Map<string, Timing[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
     const parts: string[] = [];
     for (const c of order) {
       await c.prepare();
-      await syncDisks();
+      await settle();
       const t = await c.run();
       await c.check();
       times.get(c.name)?.push(t);
