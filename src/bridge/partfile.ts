@@ -2,15 +2,14 @@
  * The .part file of one download, with the object's SHA-256 kept in object order while bytes land at any offset:
  * bytes written at the hash frontier are hashed from memory, others are read back once the prefix reaches them.
  *
- * Large objects go through a worker thread (partfile-worker.ts) that writes and hashes, so the network thread only
+ * Large objects go through the disk thread (disk-thread.ts) that writes and hashes, so the network thread only
  * receives and copies into 1 MiB buffers. Measured on loopback, 1 GiB from the fake Dropbox with fsync: 1.8 s,
  * against 2.9 s with the hash on the main thread and the writes in the libuv pool. Small objects keep the same
  * contract in this thread: starting the worker is not worth it for them.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
-import { BridgeError, type ErrorKind } from '../errors.js';
+import { type DiskThread, diskThread, type Reply, THREAD_MIN, toError } from './disk-thread.js';
 import { hashPrefix } from './source.js';
 import { ObjectHash } from './tap.js';
 
@@ -18,31 +17,6 @@ import { ObjectHash } from './tap.js';
 export const PIECE = 1 << 20;
 /** Buffers per file, filling or in flight: the memory bound of a download (and its back-pressure). */
 const MAX_BUFFERS = 8;
-/** Objects from this size on are written by the disk thread. */
-export const THREAD_MIN = 8 << 20;
-
-export type Request =
-  | { t: 'open'; seq: number; id: number; path: string; oid: string; size: number }
-  | { t: 'write'; seq: number; id: number; ab: ArrayBuffer; n: number; pos: number }
-  | { t: 'hash'; seq: number; id: number; upTo: number }
-  | { t: 'finish'; seq: number; id: number }
-  | { t: 'close'; seq: number; id: number };
-
-export interface WireError {
-  message: string;
-  code?: string;
-  kind?: ErrorKind;
-}
-
-export interface Reply {
-  seq: number;
-  /** Bytes hashed so far. */
-  pos: number;
-  /** A written buffer, handed back for reuse. */
-  ab?: ArrayBuffer;
-  digest?: string;
-  error?: WireError;
-}
 
 export interface PartFile {
   /** A buffer of PIECE bytes to fill; waits while all of this file's buffers are in flight (back-pressure). */
@@ -74,11 +48,6 @@ export async function openPartFile(
   const r = await disk.call({ t: 'open', id, path, oid, size });
   if (r.error) throw toError(r.error);
   return new ThreadPart(disk, id);
-}
-
-function toError(e: WireError): Error {
-  if (e.kind) return new BridgeError(e.kind, false, e.message);
-  return Object.assign(new Error(e.message), { code: e.code });
 }
 
 /** Fixed-size buffers, reused; `take` waits while `max` are out. */
@@ -218,72 +187,4 @@ class LocalPart implements PartFile {
   close(): Promise<void> {
     return this.run(() => this.fh.close());
   }
-}
-
-/** The worker, shared by the downloads of this process and started on first use. */
-class DiskThread {
-  private readonly worker: Worker;
-  private seq = 0;
-  private ids = 0;
-  private readonly pending = new Map<number, { resolve(r: Reply): void; reject(e: Error): void }>();
-  dead = false;
-
-  constructor() {
-    this.worker = spawn();
-    this.worker.on('message', (r: Reply) => {
-      const p = this.pending.get(r.seq);
-      this.pending.delete(r.seq);
-      if (this.pending.size === 0) this.worker.unref();
-      p?.resolve(r);
-    });
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the download disk thread stopped (exit code ${code})`)));
-    // Held only while a call is pending (a 'message' listener refs it, so this comes after): an idle thread never
-    // keeps a process alive.
-    this.worker.unref();
-  }
-
-  nextId(): number {
-    return ++this.ids;
-  }
-
-  call(req: DistributiveOmit<Request, 'seq'>, transfer: ArrayBuffer[] = []): Promise<Reply> {
-    if (this.dead) return Promise.reject(new Error('the download disk thread stopped'));
-    const seq = ++this.seq;
-    if (this.pending.size === 0) this.worker.ref();
-    return new Promise<Reply>((resolve, reject) => {
-      this.pending.set(seq, { resolve, reject });
-      this.worker.postMessage({ ...req, seq }, transfer);
-    });
-  }
-
-  private fail(e: Error): void {
-    this.dead = true;
-    this.worker.unref();
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-let thread: DiskThread | undefined;
-function diskThread(): DiskThread {
-  if (!thread || thread.dead) thread = new DiskThread();
-  return thread;
-}
-
-/** The thread holds a few small objects per message: a small heap keeps the agent's peak RSS down. */
-const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
-
-function spawn(): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Run from source under tsx (the unit tests): workers do not inherit its loader, so register it first.
-    const entry = new URL('./partfile-worker.ts', here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(boot, { eval: true });
-  }
-  return new Worker(new URL('./partfile-worker.js', here), { resourceLimits: LIMITS });
 }

@@ -12,6 +12,7 @@ import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
+import { fileDigest, THREAD_MIN } from './disk-thread.js';
 import { waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -40,8 +41,9 @@ export async function upload(ctx: TransferContext, req: TransferRequest, meter: 
       return meter.finish();
     }
     if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: uploading it`);
-    if (small) await putSmall(ctx, req, src, meter);
-    else await sessionUpload(ctx, req, src, meter);
+    const digest = contentDigest(p, req, src);
+    if (small) await putSmall(ctx, req, src, meter, digest);
+    else await sessionUpload(ctx, req, src, meter, digest);
     meter.finish();
   } finally {
     await lock?.release();
@@ -68,12 +70,44 @@ function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): bo
   return !(p.caps.serverHash === 'sha256' && remote.hash && remote.hash !== req.oid);
 }
 
-function checkCommitted(p: Provider, res: RemoteObject, hash: ObjectHash): void {
+/**
+ * The provider's content hash of the source (Dropbox's content_hash), computed on the disk thread from the file
+ * while this thread sends and hashes SHA-256: one hash pass each instead of two in series here. Null for small
+ * objects (hashed here, beside SHA-256) and providers whose hash is none or the oid itself.
+ */
+function contentDigest(p: Provider, req: TransferRequest, src: string): Promise<string> | null {
+  const kind = p.caps.serverHash;
+  if (kind === 'none' || kind === 'sha256' || req.size < THREAD_MIN) return null;
+  const d = fileDigest(src, kind, req.size);
+  d.catch(() => {}); // awaited after the commit; an upload that fails earlier does not wait for it
+  return d;
+}
+
+/** The hasher of the object: SHA-256, plus the provider's hash when it is not computed apart (contentDigest). */
+const objectHash = (p: Provider, req: TransferRequest, digest: Promise<string> | null) =>
+  new ObjectHash(req.oid, req.size, digest ? null : serverHasher(p.caps.serverHash));
+
+async function checkCommitted(
+  p: Provider,
+  res: RemoteObject,
+  hash: ObjectHash,
+  digest: Promise<string> | null = null,
+): Promise<void> {
   if (res.size !== hash.size) throw corrupt(`${p.name} stored ${res.size} bytes of ${hash.oid}, expected ${hash.size}`);
   if (!res.hash) return;
-  const want = p.caps.serverHash === 'sha256' ? hash.oid : hash.serverHash();
+  const want = p.caps.serverHash === 'sha256' ? hash.oid : digest ? await digest : hash.serverHash();
   if (want && res.hash.toLowerCase() !== want.toLowerCase()) {
-    throw corrupt(`${p.name} reports hash ${res.hash} for ${hash.oid}, but the bytes sent hash to ${want}`);
+    // Not the object: left there, `stat` would pass it for the object on every later push. The next push
+    // (git-lfs retries) uploads it again.
+    const removed = p.remove
+      ? await p.remove(hash.oid).then(
+          () => 'deleted it',
+          (e) => `could not delete it: ${e}`,
+        )
+      : 'left it';
+    throw corrupt(
+      `${p.name} reports hash ${res.hash} for ${hash.oid}, but the bytes sent hash to ${want} (${removed})`,
+    );
   }
 }
 
@@ -84,7 +118,13 @@ function body(ctx: TransferContext, src: string, hash: ObjectHash, from: number,
   return t;
 }
 
-async function putSmall(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
+async function putSmall(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  meter: ProgressMeter,
+  digest: Promise<string> | null,
+) {
   const p = ctx.provider;
   if (req.size <= TINY && !ctx.rate) {
     const data = readFileSync(src); // one small read: cheaper than a thread-pool round trip per step
@@ -95,13 +135,13 @@ async function putSmall(ctx: TransferContext, req: TransferRequest, src: string,
     meter.update(req.size);
     return checkCommitted(p, res, hash);
   }
-  let hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+  let hash = objectHash(p, req, digest);
   const res = await commitOrAdopt(ctx, req, () => {
-    hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+    hash = objectHash(p, req, digest);
     return p.putSmall(req.oid, req.size, body(ctx, src, hash, 0, req.size, meter));
   });
   await complete(src, hash);
-  checkCommitted(p, res, hash);
+  await checkCommitted(p, res, hash, digest);
 }
 
 /** Finishes the hash from the local file when the object was adopted rather than sent to the end. */
@@ -117,7 +157,13 @@ export function chunkSizeFor(p: Provider, configured?: number): number {
   return Math.max(chunkAlign, Math.floor(want / chunkAlign) * chunkAlign);
 }
 
-async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
+async function sessionUpload(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  meter: ProgressMeter,
+  digest: Promise<string> | null,
+) {
   const p = ctx.provider;
   const chunk = chunkSizeFor(p, ctx.config.chunkSize);
   const useRecords = p.caps.sessionsSurviveRestart && !p.caps.sessionFromOid;
@@ -126,7 +172,7 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
 
   for (let restart = 0; ; restart++) {
     const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
-    const hash = new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
+    const hash = objectHash(p, req, digest);
     try {
       if (offset === 0 && p.copyFromFile && !ctx.rate) {
         // A store on this machine: the kernel copies while the source is hashed beside it; commit only on a match.
@@ -142,7 +188,7 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
       }
       await complete(src, hash);
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
-      checkCommitted(p, res, hash);
+      await checkCommitted(p, res, hash, digest);
       await store?.delete(key);
       return;
     } catch (e) {

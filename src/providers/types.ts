@@ -91,6 +91,12 @@ export interface Provider {
   /** Reads [start, end) of the object (end exclusive). NotFound when it is not on the remote. */
   openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult>;
 
+  /**
+   * Deletes the stored object. Used for one thing only: a copy proven wrong (the provider's hash of it is not
+   * the hash of the bytes sent), which would otherwise pass for the object on every later push.
+   */
+  remove?(oid: string): Promise<void>;
+
   close?(): Promise<void>;
 }
 

@@ -129,6 +129,15 @@ export class DropboxProvider implements Provider {
     }
   }
 
+  async remove(oid: string): Promise<void> {
+    try {
+      await this.rpc('files/delete_v2', { path: this.path(oid) });
+    } catch (e) {
+      if (e instanceof DropboxError && e.kind === 'NotFound') return; // gone already: what we wanted
+      throw e;
+    }
+  }
+
   private commit(oid: string): CommitInfo {
     return { path: this.path(oid), mode: 'add', autorename: false, mute: true };
   }

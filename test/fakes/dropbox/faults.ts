@@ -12,7 +12,10 @@ export type FaultAction =
   | { kind: 'delay'; ms: number }
   /** Do the operation, then destroy the socket without answering (a lost reply). */
   | { kind: 'commit-then-drop' }
-  /** Flip byte `byteIndex` of the response body (counted from the first byte sent, i.e. within a range). */
+  /**
+   * Flip byte `byteIndex` of the response body (counted from the first byte sent, i.e. within a range), or of
+   * the request body on upload routes (stored and hashed as if the client had sent it).
+   */
   | { kind: 'corrupt'; byteIndex: number };
 
 export interface Fault {

@@ -32,6 +32,7 @@ const LINK_TTL = 4 * HOUR;
 
 const count = (s: State, c: Ctx) => (n: number) => s.counters.received(c.routeKey, n, c.countPath, c.countSession);
 const resetOf = (c: Ctx) => (c.fault?.kind === 'reset' ? c.fault.afterBytes : undefined);
+const corruptOf = (c: Ctx) => (c.fault?.kind === 'corrupt' ? c.fault.byteIndex : undefined);
 const pathError = (tag: string) => routeError({ '.tag': 'path', path: { '.tag': tag } });
 
 // ---------------------------------------------------------------------------------------------- users, auth
@@ -94,6 +95,17 @@ const getMetadata: Handler = async (s, c, a) => {
   const folder = s.store.folderAt(r.ns, r.key);
   if (folder !== undefined) return { json: folderMetadata(r.ns, r.key, folder) };
   throw pathError('not_found');
+};
+
+/** files/delete_v2 for files (this fake stores no folders of its own): 409 path_lookup/not_found when absent. */
+const deleteV2: Handler = async (s, c, a) => {
+  const r = s.store.resolve(c.account!, c.root!, a.path('path', 'write'));
+  if ('error' in r) throw routeError({ '.tag': 'path_lookup', path_lookup: { '.tag': r.error } });
+  const e = r.ns.files.get(r.key);
+  if (!e) throw routeError({ '.tag': 'path_lookup', path_lookup: { '.tag': 'not_found' } });
+  const metadata = fileMetadata(e, false);
+  s.store.remove(r.ns, r.key);
+  return { json: { metadata: { '.tag': 'file', ...metadata } } };
 };
 
 /** The file at the `path` argument, or 409 path/not_found | path/not_file | path/malformed_path. */
@@ -248,6 +260,7 @@ const upload: Handler = async (s, c, a) => {
       onData: (b) => hasher.update(b),
       count: count(s, c),
       resetAfter: resetOf(c),
+      corruptAt: corruptOf(c),
     });
   } finally {
     await fh.close();
@@ -351,6 +364,7 @@ async function appendSequential(
       },
       count: count(s, c),
       resetAfter: resetOf(c),
+      corruptAt: corruptOf(c),
     });
   } finally {
     await fh.close();
@@ -420,6 +434,7 @@ async function appendConcurrent(
       },
       count: count(s, c),
       resetAfter: resetOf(c),
+      corruptAt: corruptOf(c),
     });
   } finally {
     await fh.close();
@@ -571,6 +586,7 @@ export const ROUTES: Record<string, RouteSpec> = {
   'users/get_current_account': { style: 'rpc', run: getCurrentAccount, void: true },
   'users/get_space_usage': { style: 'rpc', run: getSpaceUsage, void: true },
   'files/get_metadata': { style: 'rpc', run: getMetadata },
+  'files/delete_v2': { style: 'rpc', run: deleteV2 },
   'files/get_temporary_link': { style: 'rpc', run: getTemporaryLink },
   'files/upload_session/finish_batch_v2': { style: 'rpc', run: finishBatch },
   'files/upload': { style: 'upload', run: upload },

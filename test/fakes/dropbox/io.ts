@@ -19,6 +19,8 @@ export interface ReceiveOptions {
   count: (n: number) => void;
   /** Destroy the socket once this many bytes arrived (fault); the call then fails. */
   resetAfter?: number;
+  /** Flip the byte at this index of the body as it arrives (fault): stored and hashed as if the client sent it. */
+  corruptAt?: number;
 }
 
 export interface Received {
@@ -58,6 +60,8 @@ export async function receiveBody(req: IncomingMessage, o: ReceiveOptions): Prom
       for await (const c of req as AsyncIterable<Buffer>) {
         o.count(c.length);
         bytes += c.length;
+        const flip = o.corruptAt === undefined ? -1 : o.corruptAt - (bytes - c.length);
+        if (flip >= 0 && flip < c.length) c[flip] ^= 0xff;
         if (o.resetAfter !== undefined && bytes >= o.resetAfter) return done(false);
         if (bytes > o.limit) {
           overLimit = true;

@@ -14,7 +14,7 @@ import type { ProgressEvent } from '../../../src/bridge/protocol.js';
 import { MemoryResumeStore } from '../../../src/bridge/resume.js';
 import { upload } from '../../../src/bridge/upload.js';
 import { parseConfig } from '../../../src/config/index.js';
-import type { BridgeError } from '../../../src/errors.js';
+import { BridgeError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { DropboxProvider } from '../../../src/providers/dropbox/provider.js';
 import { type FakeDropbox, startFakeDropbox } from '../../fakes/dropbox/server.js';
@@ -177,6 +177,23 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.ok(waits.includes(2000), `waits ${waits}`);
     assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
   });
+
+  for (const size of [6 * MiB, 12 * MiB])
+    it(`a server that stores other bytes than were sent fails the upload as Corrupt (${size / MiB} MiB)`, async () => {
+      // 6 MiB: one files/upload, content_hash computed beside SHA-256; 12 MiB: a session, content_hash computed
+      // on the disk thread from the source file.
+      const ctx = context({ 'lfs-bridge.chunksize': '4MiB' });
+      const o = await object(size);
+      const route = size > 8 * MiB ? '/2/files/upload_session/append_v2' : '/2/files/upload';
+      fake.faults.add({ route, skip: size > 8 * MiB ? 1 : 0, action: { kind: 'corrupt', byteIndex: 1000 } });
+      await assert.rejects(
+        push(ctx, o),
+        (e: unknown) => e instanceof BridgeError && e.kind === 'Corrupt' && /reports hash .*deleted it/.test(e.message),
+      );
+      assert.equal(fake.files.get(objPath(o.oid)), undefined, 'the wrong copy is gone');
+      await push(ctx, o); // the next push sends it again
+      assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+    });
 
   it('adopts a commit whose answer was lost', async () => {
     const ctx = context({ 'lfs-bridge.chunksize': '4MiB' });

@@ -1,5 +1,6 @@
 /**
- * The disk thread of a download (see partfile.ts): positional writes into a .part and its SHA-256 in object order.
+ * The disk thread (see disk-thread.ts). For a download (partfile.ts): positional writes into a .part and its
+ * SHA-256 in object order. For an upload: the provider's content hash of the source, read here on its own.
  * This thread hashes while the libuv pool writes the previous buffer; writes go one at a time (several writes in
  * flight on one file cost ~3x the system time: they contend for the inode), and the bytes written are flushed to
  * the disk every FLUSH_EVERY as the download goes, so the fsync at the end has only the tail left to wait for.
@@ -7,10 +8,12 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { BridgeError } from '../errors.js';
-import type { Reply, Request, WireError } from './partfile.js';
+import { serverHasher } from '../hash/index.js';
+import type { Reply, Request, WireError } from './disk-thread.js';
 import { ObjectHash } from './tap.js';
 
 const READ_BACK = 2 << 20;
+const DIGEST_READ = 4 << 20; // a multiple of Dropbox's 4 MiB block: whole blocks per update
 const FLUSH_EVERY = 64 << 20;
 
 interface OpenFile {
@@ -51,8 +54,31 @@ async function readBack(f: OpenFile, upTo: number): Promise<void> {
   }
 }
 
+/** The `kind` hash of a whole file, which must hold exactly `size` bytes. */
+async function digest(path: string, kind: Parameters<typeof serverHasher>[0], size: number): Promise<string> {
+  const h = serverHasher(kind);
+  if (!h) throw new Error(`no content hash of kind ${kind}`);
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(DIGEST_READ);
+    let pos = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, DIGEST_READ, pos);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    if (pos !== size) throw new Error(`${path} holds ${pos} bytes, expected ${size}`);
+    return h.digest();
+  } finally {
+    await fh.close();
+  }
+}
+
 async function handle(m: Request): Promise<Reply> {
   switch (m.t) {
+    case 'digest':
+      return { seq: m.seq, pos: m.size, digest: await digest(m.path, m.kind, m.size) };
     case 'open': {
       const fh = await open(m.path, 'r+');
       const none = Promise.resolve();
