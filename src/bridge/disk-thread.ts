@@ -57,7 +57,7 @@ export class DiskThread {
       p?.resolve(r);
     });
     this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`the download disk thread stopped (exit code ${code})`)));
+    this.worker.on('exit', (code) => this.fail(new Error(`the disk thread stopped (exit code ${code})`)));
     // Held only while a call is pending (a 'message' listener refs it, so this comes after): an idle thread never
     // keeps a process alive.
     this.worker.unref();
@@ -68,13 +68,18 @@ export class DiskThread {
   }
 
   call(req: DistributiveOmit<Request, 'seq'>, transfer: ArrayBuffer[] = []): Promise<Reply> {
-    if (this.dead) return Promise.reject(new Error('the download disk thread stopped'));
+    if (this.dead) return Promise.reject(new Error('the disk thread stopped'));
     const seq = ++this.seq;
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       this.worker.postMessage({ ...req, seq }, transfer);
     });
+  }
+
+  /** Ends the thread (its pending calls fail); the next use starts a new one. */
+  async stop(): Promise<void> {
+    await this.worker.terminate();
   }
 
   private fail(e: Error): void {
@@ -88,6 +93,11 @@ export class DiskThread {
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 let thread: DiskThread | undefined;
+/** Stops the disk thread if one runs (tests: what a crash of the thread does to a download). */
+export async function stopDiskThread(): Promise<void> {
+  await thread?.stop();
+}
+
 export function diskThread(): DiskThread {
   if (!thread || thread.dead) thread = new DiskThread();
   return thread;

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopDiskThread } from '../../../src/bridge/disk-thread.js';
 import { openPartFile, type PartFile, PIECE } from '../../../src/bridge/partfile.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -115,4 +116,24 @@ for (const thread of [false, true])
         (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
       );
     });
+
+    if (thread)
+      it('a disk thread that dies fails the download it served; the next file gets a new thread', async () => {
+        const data = randomBytes(2 * PIECE);
+        const part = await openPartFile(path, sha(data), data.length, true);
+        await put(part, data, 0, PIECE);
+        await stopDiskThread();
+        const buf = await part.buffer();
+        data.copy(buf, 0, PIECE);
+        await assert.rejects(part.write(buf, PIECE, PIECE), /disk thread stopped/);
+        await part.close(); // nothing left to close: no throw
+        await writeFile(path, '');
+        const again = await openPartFile(path, sha(data), data.length, true);
+        try {
+          await put(again, data, 0, data.length);
+          assert.equal(await again.finish(), sha(data));
+        } finally {
+          await again.close();
+        }
+      });
   });
