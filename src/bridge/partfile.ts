@@ -19,7 +19,10 @@ export const PIECE = 1 << 20;
 const MAX_BUFFERS = 8;
 
 export interface PartFile {
-  /** A buffer of PIECE bytes to fill; waits while all of this file's buffers are in flight (back-pressure). */
+  /**
+   * A buffer to fill (PIECE bytes, or the object's size when smaller); waits while all of this file's buffers
+   * are in flight (back-pressure).
+   */
   buffer(): Promise<Buffer>;
   /** Gives back a buffer that was not written. */
   release(buf: Buffer): void;
@@ -47,7 +50,7 @@ export async function openPartFile(
   const id = disk.nextId();
   const r = await disk.call({ t: 'open', id, path, oid, size });
   if (r.error) throw toError(r.error);
-  return new ThreadPart(disk, id);
+  return new ThreadPart(disk, id, size);
 }
 
 /** Fixed-size buffers, reused; `take` waits while `max` are out. */
@@ -55,7 +58,14 @@ class BufferPool {
   private readonly free: ArrayBuffer[] = [];
   private made = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
+  private readonly size: number;
+  /** `objectSize`: a small object gets buffers of its own size, not a PIECE each. */
+  constructor(
+    private readonly max: number,
+    objectSize: number,
+  ) {
+    this.size = Math.max(1, Math.min(PIECE, objectSize));
+  }
 
   async take(): Promise<Buffer> {
     for (;;) {
@@ -63,7 +73,7 @@ class BufferPool {
       if (ab) return Buffer.from(ab);
       if (this.made < this.max) {
         this.made++;
-        return Buffer.from(new ArrayBuffer(PIECE));
+        return Buffer.from(new ArrayBuffer(this.size));
       }
       await new Promise<void>((r) => this.waiting.push(r));
     }
@@ -82,11 +92,14 @@ class BufferPool {
 }
 
 class ThreadPart implements PartFile {
-  private readonly pool = new BufferPool(MAX_BUFFERS);
+  private readonly pool: BufferPool;
   constructor(
     private readonly thread: DiskThread,
     private readonly id: number,
-  ) {}
+    size: number,
+  ) {
+    this.pool = new BufferPool(MAX_BUFFERS, size);
+  }
 
   buffer(): Promise<Buffer> {
     return this.pool.take();
@@ -129,7 +142,7 @@ class ThreadPart implements PartFile {
 
 /** The same contract in this thread, one operation after another (the order the worker would keep). */
 class LocalPart implements PartFile {
-  private readonly pool = new BufferPool(2);
+  private readonly pool: BufferPool;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly hash: ObjectHash;
 
@@ -140,6 +153,7 @@ class LocalPart implements PartFile {
     size: number,
   ) {
     this.hash = new ObjectHash(oid, size);
+    this.pool = new BufferPool(2, size);
   }
 
   static async open(path: string, oid: string, size: number): Promise<LocalPart> {

@@ -277,11 +277,11 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
             while (c.length > 0 && !stop) {
               if (writeError) throw writeError;
               const seg = segs[cur];
-              const n = Math.min(c.length, PIECE - fill, seg.end - (at + fill));
+              const n = Math.min(c.length, buf!.length - fill, seg.end - (at + fill));
               c.copy(buf!, fill, 0, n);
               fill += n;
               c = c.subarray(n);
-              if (fill === PIECE || at + fill === seg.end) await flush();
+              if (fill === buf!.length || at + fill === seg.end) await flush();
               if (at === seg.end) {
                 // Go on into the next segment only if no other stream holds it (and the ramp wants us).
                 const nxt = segs[cur + 1];

@@ -58,6 +58,20 @@ for (const thread of [false, true])
       }
     });
 
+    it('a small object gets buffers of its own size, not a whole piece each', async () => {
+      const data = randomBytes(1000);
+      const part = await openPartFile(path, sha(data), data.length, thread);
+      try {
+        const buf = await part.buffer();
+        assert.equal(buf.length, 1000);
+        data.copy(buf);
+        await part.write(buf, 1000, 0);
+        assert.equal(await part.finish(), sha(data));
+      } finally {
+        await part.close();
+      }
+    });
+
     it('a zero-byte object', async () => {
       const empty = Buffer.alloc(0);
       const part = await openPartFile(path, sha(empty), 0, thread);

@@ -150,6 +150,18 @@ for (const diskThread of [false, true])
       );
     });
 
+    it('tiny objects (1 byte, 1000 bytes) in one request each', async () => {
+      for (const n of [1, 1000]) {
+        const data = randomBytes(n);
+        const { p, stats } = provider(data);
+        await run(p, data, 4);
+        assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
+        assert.equal(stats.requests, 1);
+        await rm(join(dir, 'x.part'));
+        await rm(join(dir, 'x.state'), { force: true });
+      }
+    });
+
     it('continues a plain sequential prefix left by an earlier run', async () => {
       const data = randomBytes(3 * 1024 * KiB + 17);
       await writeFile(join(dir, 'x.part'), data.subarray(0, 1234567));
