@@ -812,7 +812,7 @@ export const dropboxBench: BenchGroup = {
     '- Where the rest goes, row by row: (1) every git-lfs command starts its 8 agents one after another, each up',
     '  to its init answer, before the first job (the "nothing to send" row: paid by push and fetch alike);',
     '  (2) the agent hashes every byte, SHA-256 + content_hash up and SHA-256 down, where curl hashes nothing.',
-    "  From 8 MiB on, a second thread does the download's writes and SHA-256 and the upload's content_hash, so",
+    "  From 8 MiB on, a second thread does the download's writes and SHA-256 and the upload's two hashes, so",
     '  on more cores the hash hides behind the transfer; here the fake takes most of one of the two cores, and',
     '  the "hash passes in series" rows (a fresh `node` hashing the same file, added to curl\'s time) are about',
     '  what two cores allow; (3) on a fetch git-lfs hashes the handed-over file once more (`git lfs pointer',

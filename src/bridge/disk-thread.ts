@@ -1,7 +1,7 @@
 /**
  * The disk thread: one worker per process, started on first use, that does the byte-heavy file work beside the
- * network thread — writing and hashing download partials (partfile.ts) and hashing upload sources in the
- * provider's own hash (fileDigest). Its entry is disk-worker.ts. On 2 cores this took a 1 GiB download from
+ * network thread — writing and hashing download partials (partfile.ts), and hashing the bytes an upload sends
+ * (upload-hash.ts). Its entry is disk-worker.ts. On 2 cores this took a 1 GiB download from
  * ~3.5 s to ~1.9 s: the network thread only receives while this thread writes and hashes.
  */
 import { Worker } from 'node:worker_threads';
@@ -12,7 +12,10 @@ import type { ServerHashKind } from '../providers/types.js';
 export const THREAD_MIN = 8 << 20;
 
 export type Request =
-  | { t: 'digest'; seq: number; path: string; kind: ServerHashKind; size: number }
+  | { t: 'hopen'; seq: number; id: number; oid: string; size: number; kind: ServerHashKind }
+  | { t: 'hfeed'; seq: number; id: number; ab: ArrayBuffer; n: number; at: number }
+  | { t: 'hfile'; seq: number; id: number; path: string; upTo: number }
+  | { t: 'hdone'; seq: number; id: number }
   | { t: 'open'; seq: number; id: number; path: string; oid: string; size: number }
   | { t: 'write'; seq: number; id: number; ab: ArrayBuffer; n: number; pos: number }
   | { t: 'hash'; seq: number; id: number; upTo: number }
@@ -32,6 +35,8 @@ export interface Reply {
   /** A written buffer, handed back for reuse. */
   ab?: ArrayBuffer;
   digest?: string;
+  /** The provider's hash of the object (hdone), when it has one. */
+  server?: string;
   error?: WireError;
 }
 
@@ -116,14 +121,4 @@ function spawn(): Worker {
     return new Worker(boot, { eval: true });
   }
   return new Worker(new URL('./disk-worker.js', here), { resourceLimits: LIMITS });
-}
-
-/**
- * The `kind` hash (a provider's content hash) of the whole file at `path`, which must hold `size` bytes: read and
- * hashed on the disk thread, beside an upload that hashes SHA-256 as it sends.
- */
-export async function fileDigest(path: string, kind: ServerHashKind, size: number): Promise<string> {
-  const r = await diskThread().call({ t: 'digest', path, kind, size });
-  if (r.error) throw toError(r.error);
-  return r.digest!;
 }

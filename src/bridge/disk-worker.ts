@@ -1,6 +1,6 @@
 /**
  * The disk thread (see disk-thread.ts). For a download (partfile.ts): positional writes into a .part and its
- * SHA-256 in object order. For an upload: the provider's content hash of the source, read here on its own.
+ * SHA-256 in object order. For an upload (upload-hash.ts): SHA-256 and the provider's hash of the bytes sent.
  * This thread hashes while the libuv pool writes the previous buffer; writes go one at a time (several writes in
  * flight on one file cost ~3x the system time: they contend for the inode), and the bytes written are flushed to
  * the disk every FLUSH_EVERY as the download goes, so the fsync at the end has only the tail left to wait for.
@@ -13,7 +13,6 @@ import type { Reply, Request, WireError } from './disk-thread.js';
 import { ObjectHash } from './tap.js';
 
 const READ_BACK = 2 << 20;
-const DIGEST_READ = 4 << 20; // a multiple of Dropbox's 4 MiB block: whole blocks per update
 const FLUSH_EVERY = 64 << 20;
 
 interface OpenFile {
@@ -29,6 +28,35 @@ interface OpenFile {
 }
 
 const files = new Map<number, OpenFile>();
+
+/** The hash of an upload: fed the very buffers the network thread sends (copies of them), in order. */
+interface UploadHash {
+  hash: ObjectHash;
+  steps: Promise<unknown>;
+}
+const hashes = new Map<number, UploadHash>();
+
+function uploadHash(id: number): UploadHash {
+  const h = hashes.get(id);
+  if (!h) throw new Error(`upload hash ${id} is not open`);
+  return h;
+}
+
+/** Feeds [hash.pos, upTo) of the file at `path` (a resumed prefix, an adopted object's rest). */
+async function feedFromFile(hash: ObjectHash, path: string, upTo: number): Promise<void> {
+  if (upTo <= hash.pos) return;
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(READ_BACK);
+    while (hash.pos < upTo) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(READ_BACK, upTo - hash.pos), hash.pos);
+      if (bytesRead === 0) throw new Error(`${path} ended at byte ${hash.pos}, expected ${upTo}`);
+      hash.feed(buf.subarray(0, bytesRead), hash.pos);
+    }
+  } finally {
+    await fh.close();
+  }
+}
 const port = parentPort!;
 
 function file(id: number): OpenFile {
@@ -54,31 +82,33 @@ async function readBack(f: OpenFile, upTo: number): Promise<void> {
   }
 }
 
-/** The `kind` hash of a whole file, which must hold exactly `size` bytes. */
-async function digest(path: string, kind: Parameters<typeof serverHasher>[0], size: number): Promise<string> {
-  const h = serverHasher(kind);
-  if (!h) throw new Error(`no content hash of kind ${kind}`);
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(DIGEST_READ);
-    let pos = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, DIGEST_READ, pos);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
-    if (pos !== size) throw new Error(`${path} holds ${pos} bytes, expected ${size}`);
-    return h.digest();
-  } finally {
-    await fh.close();
-  }
-}
-
 async function handle(m: Request): Promise<Reply> {
   switch (m.t) {
-    case 'digest':
-      return { seq: m.seq, pos: m.size, digest: await digest(m.path, m.kind, m.size) };
+    case 'hopen':
+      hashes.set(m.id, { hash: new ObjectHash(m.oid, m.size, serverHasher(m.kind)), steps: Promise.resolve() });
+      return { seq: m.seq, pos: 0 };
+    case 'hfeed': {
+      const h = uploadHash(m.id);
+      h.steps = after(h.steps, () => h.hash.feed(Buffer.from(m.ab, 0, m.n), m.at));
+      await h.steps;
+      return { seq: m.seq, pos: h.hash.pos, ab: m.ab };
+    }
+    case 'hfile': {
+      const h = uploadHash(m.id);
+      h.steps = after(h.steps, () => feedFromFile(h.hash, m.path, m.upTo));
+      await h.steps;
+      return { seq: m.seq, pos: h.hash.pos };
+    }
+    case 'hdone': {
+      const h = uploadHash(m.id);
+      try {
+        await h.steps;
+      } finally {
+        hashes.delete(m.id);
+      }
+      const digest = h.hash.complete ? h.hash.digest() : undefined;
+      return { seq: m.seq, pos: h.hash.pos, digest, server: digest ? h.hash.serverHash() : undefined };
+    }
     case 'open': {
       const fh = await open(m.path, 'r+');
       const none = Promise.resolve();
@@ -146,7 +176,7 @@ port.on('message', (m: Request) => {
     (reply) => port.postMessage(reply, reply.ab ? [reply.ab] : []),
     // A failed write still hands its buffer back, so the sender's pool stays whole.
     (e) => {
-      const ab = m.t === 'write' ? m.ab : undefined;
+      const ab = m.t === 'write' || m.t === 'hfeed' ? m.ab : undefined;
       port.postMessage({ seq: m.seq, pos: -1, error: wireError(e), ab } satisfies Reply, ab ? [ab] : []);
     },
   );

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { ObjectHash } from './tap.js';
+import type { StreamHash } from './tap.js';
 
 /** Objects this small are read in one piece and verified before a byte moves on: no stream machinery per object. */
 export const TINY = 1 << 20;
@@ -22,11 +22,16 @@ const HASH_BUF = 2 << 20;
  */
 export async function hashPrefix(
   path: string,
-  hash: ObjectHash,
+  hash: StreamHash,
   upTo: number,
   onPosition?: (pos: number) => void,
 ): Promise<void> {
   if (upTo <= hash.pos) return;
+  if (hash.feedFile) {
+    await hash.feedFile(path, upTo); // read where that hash runs
+    onPosition?.(hash.pos);
+    return;
+  }
   const fh = await open(path, 'r');
   try {
     const bufs = [Buffer.allocUnsafe(HASH_BUF), Buffer.allocUnsafe(HASH_BUF)];
@@ -38,7 +43,7 @@ export async function hashPrefix(
       if (bytesRead === 0) break;
       const next = at + bytesRead;
       if (next < upTo) pending = read(i ^ 1, next);
-      hash.feed(bufs[i].subarray(0, bytesRead), at);
+      await hash.feed(bufs[i].subarray(0, bytesRead), at);
       at = next;
       onPosition?.(at);
     }

@@ -8,8 +8,29 @@ import { corrupt } from '../errors.js';
 import { type Hasher, sha256Hasher } from '../hash/index.js';
 import type { RateLimiter } from './ratelimit.js';
 
+/**
+ * What the tap and the upload need of an object's hash. `feed` may return a promise (the hash runs elsewhere and
+ * is behind: wait before feeding more); `settle`, when there, must resolve before digest/serverHash/verify.
+ */
+export interface StreamHash {
+  readonly oid: string;
+  readonly size: number;
+  /** Bytes [0, pos) have been fed. */
+  readonly pos: number;
+  readonly complete: boolean;
+  feed(buf: Uint8Array, at: number): void | Promise<void>;
+  /** Feeds [pos, upTo) of the file at `path` (a resumed prefix): hashPrefix uses it when there. */
+  feedFile?(path: string, upTo: number): Promise<void>;
+  settle?(): Promise<void>;
+  digest(): string;
+  serverHash(): string | undefined;
+  verify(what: string): void;
+  /** Frees what the hash holds elsewhere (an upload that ends early). */
+  close?(): Promise<void>;
+}
+
 /** Hashes an object's bytes exactly once each, in order, whatever order of (re)sends they pass by in. */
-export class ObjectHash {
+export class ObjectHash implements StreamHash {
   private readonly sha = sha256Hasher();
   /** Bytes [0, pos) have been hashed. */
   pos = 0;
@@ -59,7 +80,7 @@ export class ObjectHash {
 }
 
 export interface TapOptions {
-  hash: ObjectHash;
+  hash: StreamHash;
   /** Object offset of the first byte that will pass. */
   start: number;
   /** Called with the object position after each piece passes. */
@@ -71,37 +92,30 @@ export interface TapOptions {
 
 export function tap(o: TapOptions): Transform {
   let at = o.start;
-  const check = (): Error | null => {
-    if (!o.verifyBeforeEnd || !o.hash.complete) return null;
-    try {
-      o.hash.verify(o.verifyBeforeEnd);
-      return null;
-    } catch (e) {
-      return e as Error;
-    }
+  const check = async (): Promise<void> => {
+    if (!o.verifyBeforeEnd || !o.hash.complete) return;
+    await o.hash.settle?.();
+    o.hash.verify(o.verifyBeforeEnd);
+  };
+  /** One piece: hashed (too many bytes or a gap fail this stream, never the process), checked, paced. */
+  const step = async (chunk: Buffer): Promise<void> => {
+    const behind = o.hash.feed(chunk, at);
+    if (behind) await behind;
+    at += chunk.length;
+    await check();
+    const wait = o.rate?.take(chunk.length) ?? 0;
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    o.onPosition?.(at);
   };
   return new Transform({
     readableHighWaterMark: 1 << 20,
     writableHighWaterMark: 1 << 20,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      try {
-        o.hash.feed(chunk, at);
-      } catch (e) {
-        return cb(e as Error); // too many bytes, or a gap: fail this stream, never the process
-      }
-      at += chunk.length;
-      const bad = check();
-      if (bad) return cb(bad);
-      const pass = () => {
-        o.onPosition?.(at);
-        cb(null, chunk);
-      };
-      const wait = o.rate?.take(chunk.length) ?? 0;
-      if (wait > 0) setTimeout(pass, wait);
-      else pass();
+      step(chunk).then(() => cb(null, chunk), cb);
     },
     flush(cb) {
-      cb(o.hash.size === 0 ? check() : null); // a zero-byte object has no last piece to check on
+      // A zero-byte object has no last piece to check on.
+      (o.hash.size === 0 ? check() : Promise.resolve()).then(() => cb(), cb);
     },
   });
 }

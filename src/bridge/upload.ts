@@ -12,14 +12,15 @@ import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { fileDigest, THREAD_MIN } from './disk-thread.js';
+import { THREAD_MIN } from './disk-thread.js';
 import { waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { type ResumeRecord, type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, readRange, TINY } from './source.js';
-import { ObjectHash, tap } from './tap.js';
+import { ObjectHash, type StreamHash, tap } from './tap.js';
+import { ThreadedObjectHash } from './upload-hash.js';
 
 /** How long an upload waits for another local process uploading the same oid. */
 const LOCK_WAIT_MS = 15 * 60_000;
@@ -41,9 +42,8 @@ export async function upload(ctx: TransferContext, req: TransferRequest, meter: 
       return meter.finish();
     }
     if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: uploading it`);
-    const digest = contentDigest(p, req, src);
-    if (small) await putSmall(ctx, req, src, meter, digest);
-    else await sessionUpload(ctx, req, src, meter, digest);
+    if (small) await putSmall(ctx, req, src, meter);
+    else await sessionUpload(ctx, req, src, meter);
     meter.finish();
   } finally {
     await lock?.release();
@@ -71,31 +71,20 @@ function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): bo
 }
 
 /**
- * The provider's content hash of the source (Dropbox's content_hash), computed on the disk thread from the file
- * while this thread sends and hashes SHA-256: one hash pass each instead of two in series here. Null for small
- * objects (hashed here, beside SHA-256) and providers whose hash is none or the oid itself.
+ * The object's hash for an upload: large objects sent over the network are hashed on the disk thread
+ * (upload-hash.ts) from copies of the pieces sent; small ones, and a local store's kernel copy (which leaves this
+ * thread free to hash), here.
  */
-function contentDigest(p: Provider, req: TransferRequest, src: string): Promise<string> | null {
-  const kind = p.caps.serverHash;
-  if (kind === 'none' || kind === 'sha256' || req.size < THREAD_MIN) return null;
-  const d = fileDigest(src, kind, req.size);
-  d.catch(() => {}); // awaited after the commit; an upload that fails earlier does not wait for it
-  return d;
+async function objectHash(p: Provider, req: TransferRequest): Promise<StreamHash> {
+  if (req.size >= THREAD_MIN && !p.copyFromFile) return ThreadedObjectHash.open(req.oid, req.size, p.caps.serverHash);
+  return new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
 }
 
-/** The hasher of the object: SHA-256, plus the provider's hash when it is not computed apart (contentDigest). */
-const objectHash = (p: Provider, req: TransferRequest, digest: Promise<string> | null) =>
-  new ObjectHash(req.oid, req.size, digest ? null : serverHasher(p.caps.serverHash));
-
-async function checkCommitted(
-  p: Provider,
-  res: RemoteObject,
-  hash: ObjectHash,
-  digest: Promise<string> | null = null,
-): Promise<void> {
+async function checkCommitted(p: Provider, res: RemoteObject, hash: StreamHash): Promise<void> {
   if (res.size !== hash.size) throw corrupt(`${p.name} stored ${res.size} bytes of ${hash.oid}, expected ${hash.size}`);
   if (!res.hash) return;
-  const want = p.caps.serverHash === 'sha256' ? hash.oid : digest ? await digest : hash.serverHash();
+  await hash.settle?.();
+  const want = p.caps.serverHash === 'sha256' ? hash.oid : hash.serverHash();
   if (want && res.hash.toLowerCase() !== want.toLowerCase()) {
     // Not the object: left there, `stat` would pass it for the object on every later push. The next push
     // (git-lfs retries) uploads it again.
@@ -112,19 +101,13 @@ async function checkCommitted(
 }
 
 /** A source stream of [from, from+length) through the tap: hashing, progress, rate limit, verification. */
-function body(ctx: TransferContext, src: string, hash: ObjectHash, from: number, length: number, meter: ProgressMeter) {
+function body(ctx: TransferContext, src: string, hash: StreamHash, from: number, length: number, meter: ProgressMeter) {
   const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate, verifyBeforeEnd: src });
   pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
   return t;
 }
 
-async function putSmall(
-  ctx: TransferContext,
-  req: TransferRequest,
-  src: string,
-  meter: ProgressMeter,
-  digest: Promise<string> | null,
-) {
+async function putSmall(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
   const p = ctx.provider;
   if (req.size <= TINY && !ctx.rate) {
     const data = readFileSync(src); // one small read: cheaper than a thread-pool round trip per step
@@ -135,18 +118,25 @@ async function putSmall(
     meter.update(req.size);
     return checkCommitted(p, res, hash);
   }
-  let hash = objectHash(p, req, digest);
-  const res = await commitOrAdopt(ctx, req, () => {
-    hash = objectHash(p, req, digest);
-    return p.putSmall(req.oid, req.size, body(ctx, src, hash, 0, req.size, meter));
-  });
-  await complete(src, hash);
-  await checkCommitted(p, res, hash, digest);
+  let hash: StreamHash | undefined;
+  try {
+    const res = await commitOrAdopt(ctx, req, async () => {
+      await hash?.close?.(); // each attempt sends, and hashes, from byte 0
+      hash = await objectHash(p, req);
+      return p.putSmall(req.oid, req.size, body(ctx, src, hash, 0, req.size, meter));
+    });
+    hash ??= await objectHash(p, req);
+    await complete(src, hash);
+    await checkCommitted(p, res, hash);
+  } finally {
+    await hash?.close?.();
+  }
 }
 
 /** Finishes the hash from the local file when the object was adopted rather than sent to the end. */
-async function complete(src: string, hash: ObjectHash): Promise<void> {
+async function complete(src: string, hash: StreamHash): Promise<void> {
   if (!hash.complete) await hashPrefix(src, hash, hash.size);
+  await hash.settle?.();
   hash.verify(src);
 }
 
@@ -157,13 +147,7 @@ export function chunkSizeFor(p: Provider, configured?: number): number {
   return Math.max(chunkAlign, Math.floor(want / chunkAlign) * chunkAlign);
 }
 
-async function sessionUpload(
-  ctx: TransferContext,
-  req: TransferRequest,
-  src: string,
-  meter: ProgressMeter,
-  digest: Promise<string> | null,
-) {
+async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
   const p = ctx.provider;
   const chunk = chunkSizeFor(p, ctx.config.chunkSize);
   const useRecords = p.caps.sessionsSurviveRestart && !p.caps.sessionFromOid;
@@ -172,7 +156,7 @@ async function sessionUpload(
 
   for (let restart = 0; ; restart++) {
     const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
-    const hash = objectHash(p, req, digest);
+    const hash = await objectHash(p, req);
     try {
       if (offset === 0 && p.copyFromFile && !ctx.rate) {
         // A store on this machine: the kernel copies while the source is hashed beside it; commit only on a match.
@@ -188,7 +172,7 @@ async function sessionUpload(
       }
       await complete(src, hash);
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
-      await checkCommitted(p, res, hash, digest);
+      await checkCommitted(p, res, hash);
       await store?.delete(key);
       return;
     } catch (e) {
@@ -202,6 +186,8 @@ async function sessionUpload(
         await store?.delete(key);
       }
       throw e;
+    } finally {
+      await hash.close?.();
     }
   }
 }
@@ -263,7 +249,7 @@ async function sendChunks(
   req: TransferRequest,
   src: string,
   session: UploadSession,
-  hash: ObjectHash,
+  hash: StreamHash,
   start: number,
   chunk: number,
   meter: ProgressMeter,
