@@ -21,6 +21,8 @@ export const ADD_STREAM_EVERY_MS = 1000;
 /** Bytes/s of one stream above which parallel ranges cannot help (cloud links give one connection far less). */
 export const FAST_STREAM = 96 * 1024 * 1024;
 const GROWTH = 1.1;
+/** The sidecar is also saved this often within a segment: what a kill -9 loses is what arrived since. */
+const SAVE_EVERY_MS = 200;
 
 interface Segment {
   start: number;
@@ -131,7 +133,9 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     const total = () => segs.reduce((n, s) => n + s.done, 0);
     // Saved in order and atomically (tmp + rename): a reader never sees a half-written or an older record.
     let saving = Promise.resolve();
+    let savedAt = performance.now();
     const saveState = () => {
+      savedAt = performance.now();
       saving = saving
         .then(async () => {
           const st: State = {
@@ -251,7 +255,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
                 if (seg.done === seg.end - seg.start) {
                   void saveState();
                   void advanceHash();
-                }
+                } else if (performance.now() - savedAt >= SAVE_EVERY_MS) void saveState();
               },
               (e) => {
                 writeError ??= e;

@@ -20,6 +20,8 @@ export interface Session {
   hasher?: DropboxContentHasher;
   /** Sequential: an append or finish is streaming into the file. */
   busy: boolean;
+  /** Settles when the append in progress (if any) has finished, truncation included: later calls wait for it. */
+  idle?: Promise<unknown>;
   /** Concurrent: SHA-256 of each received 4 MiB block, by block index. */
   blocks: Map<number, Buffer>;
   /** Concurrent: total length, known once the `close: true` piece arrived. */

@@ -341,7 +341,21 @@ function findSession(s: State, c: Ctx, id: string): Session | undefined {
  * and passed the checks: a reset, an oversized body or a content_hash mismatch leave the offset where it was.
  * `lookup` wraps UploadSessionLookupError members (nested under lookup_failed by finish).
  */
-async function appendSequential(
+function appendSequential(
+  s: State,
+  c: Ctx,
+  ses: Session,
+  want: string | undefined,
+  lookup: (e: Json) => Json,
+): Promise<number | 'sent'> {
+  // One append at a time per session, as the server would: a call that arrives while a reset one is still being
+  // wound up waits for it instead of being refused.
+  const run = appendOne(s, c, ses, want, lookup);
+  ses.idle = run.catch(() => {});
+  return run;
+}
+
+async function appendOne(
   s: State,
   c: Ctx,
   ses: Session,
@@ -469,6 +483,7 @@ const sessionAppend: Handler = async (s, c, a) => {
   if (!ses) throw routeError({ '.tag': 'not_found' });
   if (ses.closed) throw routeError({ '.tag': 'closed' });
   if (ses.concurrent) return appendConcurrent(s, c, ses, offset, close, want);
+  await ses.idle;
   if (offset !== ses.size || ses.busy) throw routeError({ '.tag': 'incorrect_offset', correct_offset: ses.size });
   const r = await appendSequential(s, c, ses, want, (e) => e);
   if (r === 'sent') return 'sent';
@@ -533,6 +548,7 @@ const sessionFinish: Handler = async (s, c, a) => {
     if (!ses.closed || ses.end === undefined) throw routeError({ '.tag': 'concurrent_session_not_closed' });
     if (offset !== ses.end) throw routeError(lookupFailed({ '.tag': 'incorrect_offset', correct_offset: ses.end }));
   } else {
+    await ses.idle;
     if (offset !== ses.size || ses.busy) {
       throw routeError(lookupFailed({ '.tag': 'incorrect_offset', correct_offset: ses.size }));
     }
