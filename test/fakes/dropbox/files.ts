@@ -341,17 +341,11 @@ function findSession(s: State, c: Ctx, id: string): Session | undefined {
  * and passed the checks: a reset, an oversized body or a content_hash mismatch leave the offset where it was.
  * `lookup` wraps UploadSessionLookupError members (nested under lookup_failed by finish).
  */
-function appendSequential(
-  s: State,
-  c: Ctx,
-  ses: Session,
-  want: string | undefined,
-  lookup: (e: Json) => Json,
-): Promise<number | 'sent'> {
+function appendSequential(...args: Parameters<typeof appendOne>): Promise<number | 'sent'> {
   // One append at a time per session, as the server would: a call that arrives while a reset one is still being
   // wound up waits for it instead of being refused.
-  const run = appendOne(s, c, ses, want, lookup);
-  ses.idle = run.catch(() => {});
+  const run = appendOne(...args);
+  args[2].idle = run.catch(() => {});
   return run;
 }
 
