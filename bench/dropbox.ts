@@ -12,6 +12,7 @@ import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { objectPath } from '../test/helpers/files.js';
 import {
   type BenchCase,
   type BenchContext,
@@ -211,8 +212,7 @@ async function makeRepo(ctx: BenchContext, name: string, streams: number, data: 
   return { repo, streams, log, env };
 }
 
-const localObject = (repo: string, oid: string) =>
-  join(repo, '.git', 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+const localObject = (repo: string, oid: string) => objectPath(join(repo, '.git', 'lfs', 'objects'), oid);
 
 /** Two clones of the big object: downloadstreams 4 (the default, written out) and 1. */
 const bigRepos = (ctx: BenchContext) =>

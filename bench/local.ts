@@ -8,6 +8,7 @@
 import { link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { objectPath } from '../test/helpers/files.js';
 import {
   type BenchCase,
   type BenchContext,
@@ -107,7 +108,7 @@ async function makeRepo(ctx: BenchContext, name: string, kind: Kind, objects: { 
     const file = join(repo, rel);
     await mkdir(join(file, '..'), { recursive: true });
     await writeFile(file, pointer(data.oid, data.size));
-    const obj = join(repo, '.git', 'lfs', 'objects', data.oid.slice(0, 2), data.oid.slice(2, 4), data.oid);
+    const obj = objectPath(join(repo, '.git', 'lfs', 'objects'), data.oid);
     await mkdir(join(obj, '..'), { recursive: true });
     await link(data.path, obj).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
@@ -128,10 +129,7 @@ async function makeRepo(ctx: BenchContext, name: string, kind: Kind, objects: { 
     );
     await cfg('lfs.customtransfer.copy.concurrent', 'true');
   }
-  const stored =
-    kind === 'ours'
-      ? (oid: string) => join(store, oid.slice(0, 2), oid.slice(2, 4), oid)
-      : (oid: string) => join(store, oid);
+  const stored = kind === 'ours' ? (oid: string) => objectPath(store, oid) : (oid: string) => join(store, oid);
   return { kind, repo, store, stored } satisfies Agent;
 }
 
@@ -300,7 +298,7 @@ const pullBig: BenchCase = {
       `fetch ${fmtSize(data.size)}`,
       agents.map((a) => {
         const lfs = join(a.repo, '.git', 'lfs');
-        const local = join(lfs, 'objects', data.oid.slice(0, 2), data.oid.slice(2, 4), data.oid);
+        const local = objectPath(join(lfs, 'objects'), data.oid);
         return {
           name: a.kind,
           prepare: async () => {

@@ -8,14 +8,16 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import { BridgeError } from '../errors.js';
+import { writeAllAt } from '../fsutil.js';
 import { serverHasher } from '../hash/index.js';
 import type { Reply, Request, WireError } from './disk-thread.js';
+import { hashPrefix } from './source.js';
 import { ObjectHash } from './tap.js';
 
-const READ_BACK = 2 << 20;
 const FLUSH_EVERY = 64 << 20;
 
 interface OpenFile {
+  path: string;
   fh: FileHandle;
   hash: ObjectHash;
   /** Writes, one after another. */
@@ -24,7 +26,6 @@ interface OpenFile {
   hashing: Promise<unknown>;
   unflushed: number;
   flushing: Promise<unknown>;
-  scratch?: Buffer;
 }
 
 const files = new Map<number, OpenFile>();
@@ -42,21 +43,6 @@ function uploadHash(id: number): UploadHash {
   return h;
 }
 
-/** Feeds [hash.pos, upTo) of the file at `path` (a resumed prefix, an adopted object's rest). */
-async function feedFromFile(hash: ObjectHash, path: string, upTo: number): Promise<void> {
-  if (upTo <= hash.pos) return;
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(READ_BACK);
-    while (hash.pos < upTo) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(READ_BACK, upTo - hash.pos), hash.pos);
-      if (bytesRead === 0) throw new Error(`${path} ended at byte ${hash.pos}, expected ${upTo}`);
-      hash.feed(buf.subarray(0, bytesRead), hash.pos);
-    }
-  } finally {
-    await fh.close();
-  }
-}
 const port = parentPort!;
 
 function file(id: number): OpenFile {
@@ -67,20 +53,6 @@ function file(id: number): OpenFile {
 
 /** Chains `op` after `prev`; `prev` failing fails the chain too (the file is broken from then on). */
 const after = <T>(prev: Promise<unknown>, op: () => Promise<T> | T): Promise<T> => prev.then(op);
-
-async function writeAll(fh: FileHandle, buf: Buffer, pos: number): Promise<void> {
-  for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off, pos + off)).bytesWritten;
-}
-
-/** Feeds the file's bytes [hash.pos, upTo) into the hash: bytes that landed away from the hash frontier. */
-async function readBack(f: OpenFile, upTo: number): Promise<void> {
-  f.scratch ??= Buffer.allocUnsafe(READ_BACK);
-  while (f.hash.pos < upTo) {
-    const { bytesRead } = await f.fh.read(f.scratch, 0, Math.min(READ_BACK, upTo - f.hash.pos), f.hash.pos);
-    if (bytesRead === 0) throw new Error(`the partial file ended at byte ${f.hash.pos}, expected ${upTo}`);
-    f.hash.feed(f.scratch.subarray(0, bytesRead), f.hash.pos);
-  }
-}
 
 async function handle(m: Request): Promise<Reply> {
   switch (m.t) {
@@ -95,7 +67,7 @@ async function handle(m: Request): Promise<Reply> {
     }
     case 'hfile': {
       const h = uploadHash(m.id);
-      h.steps = after(h.steps, () => feedFromFile(h.hash, m.path, m.upTo));
+      h.steps = after(h.steps, () => hashPrefix(m.path, h.hash, m.upTo));
       await h.steps;
       return { seq: m.seq, pos: h.hash.pos };
     }
@@ -113,6 +85,7 @@ async function handle(m: Request): Promise<Reply> {
       const fh = await open(m.path, 'r+');
       const none = Promise.resolve();
       files.set(m.id, {
+        path: m.path,
         fh,
         hash: new ObjectHash(m.oid, m.size),
         writing: none,
@@ -125,7 +98,7 @@ async function handle(m: Request): Promise<Reply> {
     case 'write': {
       const f = file(m.id);
       const buf = Buffer.from(m.ab, 0, m.n);
-      const written = after(f.writing, () => writeAll(f.fh, buf, m.pos));
+      const written = after(f.writing, () => writeAllAt(f.fh, buf, m.pos));
       // At the frontier: hashed from memory while the pool writes; elsewhere the bytes are read back later.
       const hashed = after(f.hashing, () => {
         if (m.pos <= f.hash.pos && m.pos + m.n > f.hash.pos) f.hash.feed(buf, m.pos);
@@ -143,14 +116,14 @@ async function handle(m: Request): Promise<Reply> {
     }
     case 'hash': {
       const f = file(m.id);
-      f.hashing = after(f.hashing, () => readBack(f, m.upTo));
+      f.hashing = after(f.hashing, () => hashPrefix(f.path, f.hash, m.upTo)); // bytes that landed behind the frontier
       await f.hashing;
       return { seq: m.seq, pos: f.hash.pos };
     }
     case 'finish': {
       const f = file(m.id);
       await Promise.all([f.writing, f.flushing]);
-      f.hashing = after(f.hashing, () => readBack(f, f.hash.size));
+      f.hashing = after(f.hashing, () => hashPrefix(f.path, f.hash, f.hash.size));
       await f.hashing;
       await f.fh.sync();
       return { seq: m.seq, pos: f.hash.pos, digest: f.hash.digest() };

@@ -9,6 +9,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
+import { writeAllAt } from '../fsutil.js';
 import { type DiskThread, diskThread, type Reply, THREAD_MIN, toError } from './disk-thread.js';
 import { hashPrefix } from './source.js';
 import { ObjectHash } from './tap.js';
@@ -179,7 +180,7 @@ class LocalPart implements PartFile {
       try {
         const b = buf.subarray(0, n);
         if (pos <= this.hash.pos && pos + n > this.hash.pos) this.hash.feed(b, pos);
-        for (let off = 0; off < n; ) off += (await this.fh.write(b, off, n - off, pos + off)).bytesWritten;
+        await writeAllAt(this.fh, b, pos);
       } finally {
         this.release(buf);
       }

@@ -29,6 +29,18 @@ export interface StreamHash {
   close?(): Promise<void>;
 }
 
+/**
+ * The part of `buf` (object bytes from offset `at`) that `hash` has not seen yet, or null when it saw all of it:
+ * each byte is hashed once, whatever order of (re)sends it passes by in. A gap or bytes past the end throw.
+ */
+export function unhashed(hash: StreamHash, buf: Uint8Array, at: number): Uint8Array | null {
+  if (at > hash.pos) throw new Error(`hash gap: have ${hash.pos}, got bytes at ${at}`);
+  if (at + buf.length > hash.size) throw corrupt(`more than the ${hash.size} bytes of ${hash.oid}`);
+  const skip = hash.pos - at;
+  if (skip >= buf.length) return null;
+  return skip > 0 ? buf.subarray(skip) : buf;
+}
+
 /** Hashes an object's bytes exactly once each, in order, whatever order of (re)sends they pass by in. */
 export class ObjectHash implements StreamHash {
   private readonly sha = sha256Hasher();
@@ -45,11 +57,8 @@ export class ObjectHash implements StreamHash {
 
   /** Feeds `buf`, which holds object bytes starting at `at`; bytes before `pos` were hashed already. */
   feed(buf: Uint8Array, at: number): void {
-    if (at > this.pos) throw new Error(`hash gap: have ${this.pos}, got bytes at ${at}`);
-    if (at + buf.length > this.size) throw corrupt(`more than the ${this.size} bytes of ${this.oid}`);
-    const skip = this.pos - at;
-    if (skip >= buf.length) return;
-    const part = skip > 0 ? buf.subarray(skip) : buf;
+    const part = unhashed(this, buf, at);
+    if (!part) return;
     this.sha.update(part);
     this.server?.update(part);
     this.pos += part.length;

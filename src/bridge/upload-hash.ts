@@ -8,7 +8,7 @@ import { corrupt } from '../errors.js';
 import type { ServerHashKind } from '../providers/types.js';
 import { type DiskThread, diskThread, type Reply, toError } from './disk-thread.js';
 import { PIECE } from './partfile.js';
-import type { StreamHash } from './tap.js';
+import { type StreamHash, unhashed } from './tap.js';
 
 /** Pieces copied and not yet hashed: the memory bound, and when feed() starts asking the tap to wait. */
 const MAX_IN_FLIGHT = 6;
@@ -43,12 +43,9 @@ export class ThreadedObjectHash implements StreamHash {
 
   feed(buf: Uint8Array, at: number): void | Promise<void> {
     if (this.failure) throw this.failure;
-    if (at > this.pos) throw new Error(`hash gap: have ${this.pos}, got bytes at ${at}`);
-    if (at + buf.length > this.size) throw corrupt(`more than the ${this.size} bytes of ${this.oid}`);
-    const skip = this.pos - at;
-    if (skip >= buf.length) return; // a re-send of bytes already hashed
+    const part = unhashed(this, buf, at);
+    if (!part) return; // a re-send of bytes already hashed
     if (this.settled) throw new Error('feed after settle');
-    const part = buf.subarray(skip);
     for (let off = 0; off < part.length; off += PIECE) {
       const n = Math.min(PIECE, part.length - off);
       const ab = this.free.pop() ?? new ArrayBuffer(PIECE);
