@@ -7,6 +7,8 @@
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { toBridgeError } from '../errors.js';
+import { DirectUnsupported, directGet } from './direct-get.js';
+import { type FillBody, readableFill } from './fill-body.js';
 
 export const USER_AGENT = 'lfs-bridge/0.1 (+git-lfs custom transfer agent)';
 
@@ -76,8 +78,48 @@ export async function http(req: HttpRequest): Promise<HttpResponse> {
   }
 }
 
+/** Ranges at least this long go over a direct connection (direct-get.ts); shorter ones reuse undici's. */
+export const DIRECT_MIN = 8 * 1024 * 1024;
+
+export interface RangeResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: FillBody;
+}
+
+/** Origins whose answer the direct path could not read: asked through undici from then on. */
+const noDirect = new Set<string>();
+
+const proxied = (env: NodeJS.ProcessEnv) =>
+  ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);
+
+/**
+ * A GET for (part of) a large body, read into the caller's buffers. `length` is the size of the range asked:
+ * from DIRECT_MIN on, and with no proxy configured, it goes over a direct connection (LFS_BRIDGE_DIRECT_GET=0
+ * turns that off); otherwise, or when the server's answer does not suit it, through undici.
+ */
+export async function rangeGet(req: Omit<HttpRequest, 'method' | 'body'>, length: number): Promise<RangeResponse> {
+  const env = req.env ?? process.env;
+  const origin = new URL(req.url).origin;
+  if (length >= DIRECT_MIN && !proxied(env) && env.LFS_BRIDGE_DIRECT_GET !== '0' && !noDirect.has(origin)) {
+    try {
+      return await directGet({
+        url: req.url,
+        headers: { 'User-Agent': USER_AGENT, ...req.headers },
+        signal: req.signal,
+        stallMs: STALL_MS,
+      });
+    } catch (e) {
+      if (!(e instanceof DirectUnsupported)) throw e;
+      noDirect.add(origin);
+    }
+  }
+  const res = await http({ ...req, method: 'GET' });
+  return { status: res.status, headers: res.headers, body: readableFill(res.body) };
+}
+
 /** A header's single value. */
-export function header(res: HttpResponse, name: string): string | undefined {
+export function header(res: { headers: HttpResponse['headers'] }, name: string): string | undefined {
   const v = res.headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
