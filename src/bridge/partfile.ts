@@ -3,7 +3,7 @@
  * bytes written at the hash frontier are hashed from memory, others are read back once the prefix reaches them.
  *
  * Large objects go through the disk thread (disk-thread.ts) that writes and hashes, so the network thread only
- * receives and copies into 1 MiB buffers. Measured on loopback, 1 GiB from the fake Dropbox with fsync: 1.8 s,
+ * receives into 1 MiB buffers. Measured on loopback, 1 GiB from the fake Dropbox with fsync: 1.8 s,
  * against 2.9 s with the hash on the main thread and the writes in the libuv pool. Small objects keep the same
  * contract in this thread: starting the worker is not worth it for them.
  */
@@ -14,7 +14,7 @@ import { type DiskThread, diskThread, type Reply, THREAD_MIN, toError } from './
 import { hashPrefix } from './source.js';
 import { ObjectHash } from './tap.js';
 
-/** Size of each buffer handed out: network reads (16-64 KiB) are gathered into these before a write. */
+/** Size of each buffer handed out: network reads fill these before a write. */
 export const PIECE = 1 << 20;
 /** Buffers per file, filling or in flight: the memory bound of a download (and its back-pressure). */
 const MAX_BUFFERS = 8;
@@ -25,6 +25,8 @@ export interface PartFile {
    * are in flight (back-pressure).
    */
   buffer(): Promise<Buffer>;
+  /** A buffer now if one is free, else undefined (then `buffer()` waits for one). */
+  tryBuffer(): Buffer | undefined;
   /** Gives back a buffer that was not written. */
   release(buf: Buffer): void;
   /** Writes buf[0, n) at `pos`; `buf` is the part file's from now on. Resolves once the bytes are in the file. */
@@ -70,14 +72,20 @@ class BufferPool {
 
   async take(): Promise<Buffer> {
     for (;;) {
-      const ab = this.free.pop();
-      if (ab) return Buffer.from(ab);
-      if (this.made < this.max) {
-        this.made++;
-        return Buffer.from(new ArrayBuffer(this.size));
-      }
+      const b = this.tryTake();
+      if (b) return b;
       await new Promise<void>((r) => this.waiting.push(r));
     }
+  }
+
+  tryTake(): Buffer | undefined {
+    const ab = this.free.pop();
+    if (ab) return Buffer.from(ab);
+    if (this.made < this.max) {
+      this.made++;
+      return Buffer.from(new ArrayBuffer(this.size));
+    }
+    return undefined;
   }
 
   give(ab: ArrayBuffer): void {
@@ -104,6 +112,10 @@ class ThreadPart implements PartFile {
 
   buffer(): Promise<Buffer> {
     return this.pool.take();
+  }
+
+  tryBuffer(): Buffer | undefined {
+    return this.pool.tryTake();
   }
 
   release(buf: Buffer): void {
@@ -169,6 +181,10 @@ class LocalPart implements PartFile {
 
   buffer(): Promise<Buffer> {
     return this.pool.take();
+  }
+
+  tryBuffer(): Buffer | undefined {
+    return this.pool.tryTake();
   }
 
   release(buf: Buffer): void {

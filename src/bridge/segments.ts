@@ -7,11 +7,10 @@
  * With one stream this is the plain sequential download: one request from the first missing byte to the end.
  */
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BridgeError, corrupt, transient } from '../errors.js';
+import type { FillSink } from '../http/fill-body.js';
 import type { TransferContext } from './context.js';
-import { openPartFile, PIECE } from './partfile.js';
+import { openPartFile } from './partfile.js';
 import type { ProgressMeter } from './progress.js';
 import { sleep, withRetry } from './retry.js';
 
@@ -21,6 +20,8 @@ export const ADD_STREAM_EVERY_MS = 1000;
 /** Bytes/s of one stream above which parallel ranges cannot help (cloud links give one connection far less). */
 export const FAST_STREAM = 96 * 1024 * 1024;
 const GROWTH = 1.1;
+/** Where bytes before the asked start go when a server answers a Range with the whole object. */
+const SKIP_BUFFER = 64 * 1024;
 /** The sidecar is also saved this often within a segment: what a kill -9 loses is what arrived since. */
 const SAVE_EVERY_MS = 200;
 
@@ -39,9 +40,6 @@ interface State {
   segment: number;
   segments: Segment[];
 }
-
-/** Ends a stream's run early (the next segment belongs to another stream): not a failure. */
-class RunDone extends Error {}
 
 export function plan(size: number, segment = SEGMENT): Segment[] {
   const out: Segment[] = [];
@@ -222,6 +220,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
         if (writeError) throw writeError; // the disk failed: not the network, no retry
       };
       let buf: Buffer | undefined;
+      let scratch: Buffer | undefined;
       try {
         await withRetry(async () => {
           await settle(); // what a failed attempt sent is in the file (and in `done`) before we go on
@@ -233,17 +232,20 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
           while (last + 1 < segs.length && open_(segs[last + 1])) last++;
           const r = await p.openRead(oid, size, from, segs[last].end, ac.signal);
           if (r.start > from) {
+            r.body.destroy();
             throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);
           }
           let skip = from - r.start; // 200 instead of 206: skip to where this segment stands
           let at = from;
-          // Network reads come in 16-64 KiB pieces: gather 1 MiB before each positioned write (and hash).
-          buf ??= await part.buffer();
+          // The body fills 1 MiB buffers (over a direct connection the socket reads into them); each full buffer,
+          // or the end of a segment, is one positioned write (and hash) on the disk thread.
           let fill = 0;
-          const flush = async () => {
-            if (fill === 0) return;
-            const wait = ctx.rate?.take(fill) ?? 0;
-            if (wait) await sleep(wait);
+          let stop = false;
+          let waiting = false; // for a free buffer or the rate limit: the body is paused
+          const body = r.body;
+          buf ??= part.tryBuffer() ?? (await part.buffer());
+          /** Hands buf[0, fill) to the part file; the caller takes the next buffer. */
+          const writeOut = () => {
             const seg = segs[cur];
             const pos = at;
             const n = fill;
@@ -259,6 +261,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
               },
               (e) => {
                 writeError ??= e;
+                body.destroy(e);
               },
             );
             inFlight.add(w);
@@ -267,49 +270,60 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
             at += n;
             seg.sent = at - seg.start;
             fill = 0;
-            buf = await part.buffer(); // waits while the disk thread is behind
+            return n;
           };
-          let stop = false;
-          // Consumed by a Writable, not `for await`: a promise per 16-64 KiB network read cost ~40 % more CPU.
-          const consume = async (piece: Buffer) => {
-            let c = piece;
-            if (skip > 0) {
-              const n = Math.min(skip, c.length);
-              skip -= n;
-              c = c.subarray(n);
-            }
-            while (c.length > 0 && !stop) {
-              if (writeError) throw writeError;
-              const seg = segs[cur];
-              const n = Math.min(c.length, buf!.length - fill, seg.end - (at + fill));
-              c.copy(buf!, fill, 0, n);
-              fill += n;
-              c = c.subarray(n);
-              if (fill === buf!.length || at + fill === seg.end) await flush();
-              if (at === seg.end) {
-                // Go on into the next segment only if no other stream holds it (and the ramp wants us).
-                const nxt = segs[cur + 1];
-                if (!nxt || !open_(nxt) || cur + 1 > last || running > target) stop = true;
-                else {
-                  seg.busy = false;
-                  nxt.busy = true;
-                  cur += 1;
-                }
+          /** After a write: the next buffer now, or pause the body until one is free (and the rate allows). */
+          const nextBuffer = (wrote: number) => {
+            const wait = ctx.rate?.take(wrote) ?? 0;
+            buf = wait ? undefined : part.tryBuffer();
+            if (buf) return;
+            waiting = true;
+            void (async () => {
+              if (wait) await sleep(wait);
+              const b = await part.buffer(); // waits while the disk thread is behind
+              if (stop) return part.release(b); // this attempt is over
+              buf = b;
+              waiting = false;
+              body.resume();
+            })();
+          };
+          const sink: FillSink = {
+            region() {
+              if (stop || waiting || writeError) return null;
+              if (skip > 0) {
+                scratch ??= Buffer.allocUnsafe(SKIP_BUFFER);
+                return scratch.subarray(0, Math.min(skip, SKIP_BUFFER));
               }
-            }
-          };
-          const sink = new Writable({
-            highWaterMark: PIECE,
-            write(piece: Buffer, _enc, cb) {
-              consume(piece).then(() => cb(stop ? new RunDone() : null), cb);
+              return buf!.subarray(fill, Math.min(buf!.length, segs[cur].end - at));
             },
-          });
+            filled(n) {
+              if (skip > 0) {
+                skip -= n;
+                return;
+              }
+              fill += n;
+              const seg = segs[cur];
+              if (fill < buf!.length && at + fill < seg.end) return;
+              nextBuffer(writeOut());
+              if (at < seg.end) return;
+              // Go on into the next segment only if no other stream holds it (and the ramp wants us).
+              const nxt = segs[cur + 1];
+              if (!nxt || !open_(nxt) || cur + 1 > last || running > target) {
+                stop = true;
+                body.destroy(); // this stream's run ends here
+              } else {
+                seg.busy = false;
+                nxt.busy = true;
+                cur += 1;
+              }
+            },
+          };
           try {
-            await pipeline(r.body, sink);
-          } catch (e) {
-            if (!(e instanceof RunDone)) throw e; // RunDone: this stream's run ends here, the body is closed
+            await body.pipeTo(sink);
+          } finally {
+            stop = true;
+            if (fill > 0) writeOut(); // what a body that ended early or failed did deliver is kept
           }
-          await flush();
           await settle();
           const s = segs[cur];
           if (s.start + s.done < s.end)

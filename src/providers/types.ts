@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { BridgeConfig, ProviderName } from '../config/index.js';
+import type { FillBody } from '../http/fill-body.js';
 import type { Logger } from '../log.js';
 
 /** The kind of content hash a provider reports for stored objects. */
@@ -43,7 +44,8 @@ export type UploadSession = Record<string, unknown>;
 export interface ReadResult {
   /** Where the body starts in the object: the requested start, or 0 when the server ignored the Range. */
   start: number;
-  body: Readable;
+  /** Fills the downloader's buffers (over a direct connection, the socket reads straight into them). */
+  body: FillBody;
 }
 
 export interface Provider {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { notFound, transient } from '../../errors.js';
-import { endpointFor, type HttpResponse, header, http, rebase, text } from '../../http/index.js';
+import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } from '../../http/index.js';
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../index.js';
 import type { Provider, ReadResult, RemoteObject, UploadSession } from '../types.js';
@@ -229,13 +229,15 @@ export class DropboxProvider implements Provider {
 
   async openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult> {
     const link = await this.link(oid, signal);
-    const res = await http({
-      method: 'GET',
-      url: link,
-      headers: start > 0 || end < size ? { range: `bytes=${start}-${end - 1}` } : {},
-      signal,
-      env: this.env,
-    });
+    const res = await rangeGet(
+      {
+        url: link,
+        headers: start > 0 || end < size ? { range: `bytes=${start}-${end - 1}` } : {},
+        signal,
+        env: this.env,
+      },
+      end - start,
+    );
     if (res.status === 206) {
       const m = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '');
       if (!m || Number(m[1]) !== start) {
@@ -245,7 +247,7 @@ export class DropboxProvider implements Provider {
       return { start, body: res.body };
     }
     if (res.status === 200) return { start: 0, body: res.body };
-    await text(res).catch(() => '');
+    res.body.destroy(); // an error's body is not needed: status and Retry-After say it all
     if ([401, 403, 404, 410].includes(res.status)) {
       this.links.delete(oid); // expired or revoked link: derive a fresh one on the retry
       throw transient(`[dropbox] temporary link answered ${res.status}`);

@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
 import { sizeOf } from '../../fsutil.js';
+import { readableFill } from '../../http/fill-body.js';
 import { objectKey } from '../index.js';
 import type { Capabilities, Provider, ProviderContext, ProviderModule, RemoteObject, UploadSession } from '../types.js';
 
@@ -267,7 +268,7 @@ class LocalProvider implements Provider {
       throw toBridgeError(e, 'local store');
     });
     const body = fh.createReadStream({ start, end: end - 1, highWaterMark: MiB });
-    return { start, body };
+    return { start, body: readableFill(body) };
   }
 }
 

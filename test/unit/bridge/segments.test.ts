@@ -11,6 +11,7 @@ import { MemoryResumeStore } from '../../../src/bridge/resume.js';
 import { fetchSegments } from '../../../src/bridge/segments.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { BridgeError } from '../../../src/errors.js';
+import { readableFill } from '../../../src/http/fill-body.js';
 import { createLogger } from '../../../src/log.js';
 import type { Provider, ReadResult } from '../../../src/providers/types.js';
 
@@ -46,7 +47,7 @@ function provider(data: Buffer, o: { bytesPerSec?: number; ignoreRange?: boolean
           stats.open--;
         }
       }
-      return { start: from, body: Readable.from(gen()) };
+      return { start: from, body: readableFill(Readable.from(gen())) };
     },
   } as unknown as Provider;
   return { p, stats };

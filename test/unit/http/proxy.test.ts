@@ -1,14 +1,17 @@
 /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY reach every provider request (corporate networks): proven with a loopback proxy. */
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { http, resetDispatcher, text } from '../../../src/http/index.js';
+import { fillToBuffer } from '../../../src/http/fill-body.js';
+import { DIRECT_MIN, http, resetDispatcher, text } from '../../../src/http/index.js';
 import { DropboxProvider } from '../../../src/providers/dropbox/provider.js';
 import { type FakeDropbox, startFakeDropbox } from '../../fakes/dropbox/server.js';
 
 /** A minimal forward proxy for plain-http absolute-URI requests; counts what it forwards. */
-function startProxy(): Promise<{ url: string; seen: string[]; server: Server }> {
+function startProxy(): Promise<{ url: string; seen: string[]; tunnelled: () => number; server: Server }> {
   const seen: string[] = [];
+  let tunnelled = 0; // bytes from servers to clients through CONNECT tunnels
   const server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     const target = new URL(req.url ?? '');
@@ -35,6 +38,9 @@ function startProxy(): Promise<{ url: string; seen: string[]; server: Server }> 
     const up = connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
+      up.on('data', (d: Buffer) => {
+        tunnelled += d.length;
+      });
       up.pipe(client);
       client.pipe(up);
     });
@@ -44,7 +50,7 @@ function startProxy(): Promise<{ url: string; seen: string[]; server: Server }> 
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
-      resolve({ url: `http://127.0.0.1:${port}`, seen, server });
+      resolve({ url: `http://127.0.0.1:${port}`, seen, tunnelled: () => tunnelled, server });
     }),
   );
 }
@@ -74,6 +80,18 @@ describe('http: proxy environment', () => {
       proxy.seen.some((l) => l.includes(host)),
       `proxy saw ${proxy.seen}`,
     );
+  });
+
+  it('a large download range goes through the proxy too (the direct connection steps aside)', async () => {
+    const env = { HTTP_PROXY: proxy.url, LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url };
+    const token = fake.issueToken().access;
+    const data = randomBytes(DIRECT_MIN + 1000);
+    const oid = createHash('sha256').update(data).digest('hex');
+    fake.files.put(`/lfs/x/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`, data);
+    const p = new DropboxProvider('default', '/lfs/x', async () => token, env);
+    const r = await p.openRead(oid, data.length, 500, data.length);
+    assert.deepEqual(await fillToBuffer(r.body), data.subarray(500));
+    assert.ok(proxy.tunnelled() > data.length - 500, `the proxy carried ${proxy.tunnelled()} bytes`);
   });
 
   it('goes direct for hosts in NO_PROXY', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { parseConfig } from '../../../../src/config/index.js';
 import { BridgeError } from '../../../../src/errors.js';
+import { fillToBuffer } from '../../../../src/http/fill-body.js';
 import { createLogger } from '../../../../src/log.js';
 import local, { caps } from '../../../../src/providers/local/index.js';
 import type { Provider, ProviderContext } from '../../../../src/providers/types.js';
@@ -16,12 +17,6 @@ const exists = (p: string) =>
     () => true,
     () => false,
   );
-const collect = async (r: Readable) => {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-};
-
 function ctx(root: string): ProviderContext {
   return {
     config: parseConfig(
@@ -98,7 +93,7 @@ describe('providers/local', () => {
     assert.deepEqual(await p.stat(oid), { size: data.length });
     const r = await p.openRead(oid, data.length, 0, data.length);
     assert.equal(r.start, 0);
-    assert.deepEqual(await collect(r.body), data);
+    assert.deepEqual(await fillToBuffer(r.body), data);
     assert.deepEqual(await readdir(join(root, '.lfs-bridge-incoming')), [], 'no temp file left');
   });
 
@@ -112,7 +107,7 @@ describe('providers/local', () => {
     ]) {
       const r = await p.openRead(oid, data.length, s, e);
       assert.equal(r.start, s);
-      assert.deepEqual(await collect(r.body), data.subarray(s, e), `[${s}, ${e})`);
+      assert.deepEqual(await fillToBuffer(r.body), data.subarray(s, e), `[${s}, ${e})`);
     }
   });
 
