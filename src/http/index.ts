@@ -5,10 +5,11 @@
  * Status-code classification stays with each provider's errors.ts.
  */
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { toBridgeError } from '../errors.js';
 import { DirectUnsupported, directGet } from './direct-get.js';
 import { type FillBody, readableFill } from './fill-body.js';
+import { Agent, envHttpProxyAgent, request } from './undici.js';
 
 export const USER_AGENT = 'lfs-bridge/0.1 (+git-lfs custom transfer agent)';
 
@@ -23,7 +24,7 @@ export function dispatcher(env: NodeJS.ProcessEnv = process.env): Dispatcher {
   const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);
   const opts = { headersTimeout: STALL_MS, bodyTimeout: STALL_MS, connections: 16 };
   shared = proxied
-    ? new EnvHttpProxyAgent({
+    ? new (envHttpProxyAgent())({
         ...opts,
         httpProxy: env.HTTP_PROXY ?? env.http_proxy,
         httpsProxy: env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy,
