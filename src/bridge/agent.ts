@@ -157,8 +157,9 @@ class AgentSession {
     }
     const meter = new ProgressMeter(req.oid, req.size, (e) => this.out.send(e), this.deps.progressIntervalMs);
     try {
+      const { upload, download, prepare } = await loadWork();
+      prepare(req, this.config);
       const ctx = await this.transferContext();
-      const { upload, download } = await loadWork();
       if (req.event === 'upload') {
         await upload(ctx, req, meter);
         meter.stop();

@@ -10,7 +10,9 @@ import type { Logger } from '../log.js';
 import { loadProviderModule } from '../providers/index.js';
 import type { ProviderContext } from '../providers/types.js';
 import type { TransferContext } from './context.js';
+import { diskThread, THREAD_MIN } from './disk-thread.js';
 import { findLfsPaths, type LfsPaths } from './lfsdir.js';
+import type { TransferRequest } from './protocol.js';
 import { RateLimiter } from './ratelimit.js';
 import { MemoryResumeStore, type ResumeStore, SecretResumeStore } from './resume.js';
 import type { RetryOptions } from './retry.js';
@@ -24,6 +26,15 @@ export interface WorkOptions {
   cwd: string;
   log: Logger;
   retry?: RetryOptions;
+}
+
+/**
+ * Called with each request before the transfer context is awaited: a large object over the network will use the
+ * disk thread, whose start then overlaps the opening of the provider (its modules, its token) instead of
+ * following it. (The local store copies in the kernel and hashes in this thread.)
+ */
+export function prepare(req: TransferRequest, config: BridgeConfig): void {
+  if (req.size >= THREAD_MIN && config.provider !== 'local') diskThread();
 }
 
 /** Opens the provider (its SDK, its login) and wires what upload/download share for this process. */
