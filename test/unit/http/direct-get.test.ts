@@ -265,7 +265,7 @@ describe('http/direct-get', function () {
     const cert = readFileSync(join(TLS_DIR, 'loopback-cert.pem'));
     const key = readFileSync(join(TLS_DIR, 'loopback-key.pem'));
     const data = randomBytes(3 * 1024 * 1024);
-    const server = createHttpsServer({ cert, key }, (req, res) => {
+    const server = createHttpsServer({ cert, key }, (_req, res) => {
       res.writeHead(206, { 'content-length': String(data.length - 10), 'content-range': `bytes 10-/${data.length}` });
       res.end(data.subarray(10));
     });
