@@ -12,14 +12,10 @@ import type { FillSink } from '../http/fill-body.js';
 import type { TransferContext } from './context.js';
 import { openPartFile } from './partfile.js';
 import type { ProgressMeter } from './progress.js';
+import { Ramp } from './ramp.js';
 import { sleep, withRetry } from './retry.js';
 
 export const SEGMENT = 8 * 1024 * 1024;
-/** How often the ramp looks at throughput (PROTOCOL.md says ~2 s; 1 s reaches 4 streams sooner, measured in BENCHMARKS.md). */
-export const ADD_STREAM_EVERY_MS = 1000;
-/** Bytes/s of one stream above which parallel ranges cannot help (cloud links give one connection far less). */
-export const FAST_STREAM = 96 * 1024 * 1024;
-const GROWTH = 1.1;
 /** Where bytes before the asked start go when a server answers a Range with the whole object. */
 const SKIP_BUFFER = 64 * 1024;
 /** The sidecar is also saved this often within a segment: what a kill -9 loses is what arrived since. */
@@ -168,7 +164,8 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
 
     const open_ = (x: Segment) => !x.busy && (x.sent ?? x.done) < x.end - x.start;
     let running = 0;
-    let target = 1; // streams wanted now: the ramp raises it, and lowers it when a stream added nothing
+    let ramp: Ramp | undefined; // streams wanted now: ramp.target (1 until it starts)
+    const target = () => ramp?.target ?? 1;
     /**
      * Where a new stream starts: the first stream at the first unfinished segment; a later one in the middle of
      * the longest run of unclaimed segments, so each stream reads one long range instead of a request per segment.
@@ -198,7 +195,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     const worker = async (): Promise<void> => {
       running++;
       try {
-        for (let k = claim(); k >= 0 && !failure && running <= target; k = claim()) {
+        for (let k = claim(); k >= 0 && !failure && running <= target(); k = claim()) {
           await readRun(k);
         }
       } catch (e) {
@@ -308,7 +305,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
               if (at < seg.end) return;
               // Go on into the next segment only if no other stream holds it (and the ramp wants us).
               const nxt = segs[cur + 1];
-              if (!nxt || !open_(nxt) || cur + 1 > last || running > target) {
+              if (!nxt || !open_(nxt) || cur + 1 > last || running > target()) {
                 stop = true;
                 body.destroy(); // this stream's run ends here
               } else {
@@ -338,31 +335,14 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     };
 
     const workers: Promise<void>[] = [worker()];
-    const interval = o.intervalMs ?? ADD_STREAM_EVERY_MS;
-    let lastBytes = total();
-    let lastRate = 0;
-    const timer = setInterval(() => {
-      const now = total();
-      const rate = now - lastBytes;
-      lastBytes = now;
-      if (lastRate > 0 && rate < lastRate * GROWTH && target > 1) {
-        // The last stream added did not pay (CPU-bound, or the link is full): go back and stop ramping.
-        target -= 1;
-        lastRate = Number.POSITIVE_INFINITY;
-        ctx.log.debug(`${oid}: back to ${target} download stream(s)`);
-        return;
-      }
-      // A stream this fast is not held back by its connection: the limit is here (hashing, disk), and another
-      // stream would only compete for the same CPU (measured on loopback: 4 streams 0.67x of one).
-      const perStream = (rate * 1000) / interval / target;
-      if (perStream >= FAST_STREAM) return;
-      if (rate > 0 && rate >= lastRate * GROWTH && target < o.maxStreams && claim() >= 0) {
-        target += 1;
-        lastRate = rate;
-        ctx.log.debug(`${oid}: ${target} download streams (${Math.round(rate / interval)} kB/s before)`);
-        workers.push(worker());
-      }
-    }, interval);
+    ramp = new Ramp({
+      max: o.maxStreams,
+      intervalMs: o.intervalMs,
+      bytes: total,
+      canAdd: () => claim() >= 0,
+      add: () => workers.push(worker()),
+      onChange: (n, rate) => ctx.log.debug(`${oid}: ${n} download streams (${Math.round(rate / 1000)} kB/s before)`),
+    });
     try {
       for (;;) {
         // Workers may be added while we wait: wait until none is left running.
@@ -371,7 +351,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
         workers.push(worker()); // streams that stepped back together can leave segments unclaimed
       }
     } finally {
-      clearInterval(timer);
+      ramp.stop();
       await saveState(); // the last record, in place before anyone reads it again
     }
     if (failure) throw failure;
