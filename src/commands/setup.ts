@@ -26,6 +26,9 @@ export default class Setup extends Command {
     'download-streams': Flags.string({
       description: 'most parallel ranged streams per download (lfs-bridge.downloadstreams, default 4)',
     }),
+    'upload-streams': Flags.string({
+      description: 'most pieces of one upload sent in parallel, Dropbox (lfs-bridge.uploadstreams, default 4)',
+    }),
     account: Flags.string({ description: 'which logged-in account to use (lfs-bridge.account)' }),
     remove: Flags.boolean({ description: 'undo setup in .git/config', exclusive: ['provider', 'root', 'shared'] }),
   };
@@ -44,6 +47,7 @@ export default class Setup extends Command {
       chunkSize: flags['chunk-size'],
       maxRate: flags['max-rate'],
       downloadStreams: flags['download-streams'],
+      uploadStreams: flags['upload-streams'],
       account: flags.account,
     });
     if (!this.jsonEnabled()) {

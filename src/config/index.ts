@@ -11,6 +11,7 @@ export type ProviderName = (typeof providerNames)[number];
 export const isProviderName = (s: string): s is ProviderName => (providerNames as readonly string[]).includes(s);
 
 export const DEFAULT_DOWNLOAD_STREAMS = 4;
+export const DEFAULT_UPLOAD_STREAMS = 4;
 
 export interface BridgeConfig {
   provider: ProviderName;
@@ -18,6 +19,8 @@ export interface BridgeConfig {
   /** Upload chunk size in bytes, before rounding to the provider's alignment. */
   chunkSize?: number;
   downloadStreams: number;
+  /** Most pieces of one upload in flight at once, where the provider takes pieces in any order (Dropbox). */
+  uploadStreams: number;
   /** Bandwidth limit per process, bytes per second. */
   maxRate?: number;
   account?: string;
@@ -49,11 +52,15 @@ export function parseConfig(raw: Map<string, string>): BridgeConfig {
       throw configError((e as Error).message);
     }
   };
-  const streamsRaw = raw.get('lfs-bridge.downloadstreams');
-  const downloadStreams = streamsRaw ? Number(streamsRaw) : DEFAULT_DOWNLOAD_STREAMS;
-  if (!Number.isInteger(downloadStreams) || downloadStreams < 1 || downloadStreams > 64) {
-    throw configError(`lfs-bridge.downloadstreams must be a whole number from 1 to 64, got "${streamsRaw}"`);
-  }
+  const streams = (key: string, dflt: number) => {
+    const v = raw.get(key);
+    const n = v ? Number(v) : dflt;
+    if (!Number.isInteger(n) || n < 1 || n > 64)
+      throw configError(`${key} must be a whole number from 1 to 64, got "${v}"`);
+    return n;
+  };
+  const downloadStreams = streams('lfs-bridge.downloadstreams', DEFAULT_DOWNLOAD_STREAMS);
+  const uploadStreams = streams('lfs-bridge.uploadstreams', DEFAULT_UPLOAD_STREAMS);
   const chunkSize = size('lfs-bridge.chunksize');
   if (chunkSize === 0) throw configError('lfs-bridge.chunksize must be more than 0');
   const maxRate = size('lfs-bridge.maxrate') || undefined;
@@ -62,6 +69,7 @@ export function parseConfig(raw: Map<string, string>): BridgeConfig {
     root,
     chunkSize,
     downloadStreams,
+    uploadStreams,
     maxRate,
     account: raw.get('lfs-bridge.account') || undefined,
     raw,

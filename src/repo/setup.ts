@@ -29,6 +29,7 @@ export interface SetupOptions {
   chunkSize?: string;
   maxRate?: string;
   downloadStreams?: string;
+  uploadStreams?: string;
   account?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -131,11 +132,14 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   const chunk = o.chunkSize ?? adopted['lfs-bridge.chunksize'];
   if (chunk) await set('lfs-bridge.chunksize', String(checkSize(chunk, 'chunk size')));
   if (o.maxRate) await set('lfs-bridge.maxrate', String(checkSize(o.maxRate, 'max rate')));
-  if (o.downloadStreams) {
-    const n = Number(o.downloadStreams);
-    if (!Number.isInteger(n) || n < 1 || n > 64)
-      throw configError('--download-streams takes a whole number from 1 to 64');
-    await set('lfs-bridge.downloadstreams', String(n));
+  for (const [flag, value, key] of [
+    ['--download-streams', o.downloadStreams, 'lfs-bridge.downloadstreams'],
+    ['--upload-streams', o.uploadStreams, 'lfs-bridge.uploadstreams'],
+  ] as const) {
+    if (!value) continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw configError(`${flag} takes a whole number from 1 to 64`);
+    await set(key, String(n));
   }
   if (o.account) await set('lfs-bridge.account', o.account);
   for (const k of Object.keys(adopted)) {

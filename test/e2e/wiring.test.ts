@@ -83,6 +83,29 @@ describe('e2e: wiring and status', function () {
     assert.equal((await status()).wiring.effective, true);
   });
 
+  it('setup --download-streams / --upload-streams write their keys; a bad number is refused with the range', async () => {
+    const ok = await sb.bridge(work, [
+      'setup',
+      '--provider',
+      'local',
+      '--root',
+      store,
+      '--download-streams',
+      '2',
+      '--upload-streams',
+      '3',
+    ]);
+    assert.equal(ok.code, 0, describeRun('setup with streams', ok));
+    const get = async (k: string) => (await sb.git(work, ['config', '--get', k])).stdout.trim();
+    assert.equal(await get('lfs-bridge.downloadstreams'), '2');
+    assert.equal(await get('lfs-bridge.uploadstreams'), '3');
+    const bad = await sb.bridge(work, ['setup', '--provider', 'local', '--root', store, '--upload-streams', '0']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--upload-streams takes a whole number from 1 to 64/);
+    for (const k of ['lfs-bridge.downloadstreams', 'lfs-bridge.uploadstreams'])
+      await sb.git(work, ['config', '--unset', k]);
+  });
+
   it('lfs.customtransfer.lfs-bridge.concurrent=false: one agent process serves the whole push (§7.2)', async () => {
     const remote = await sb.remote('remote-serial.git');
     const serialStore = await sb.store('store-serial');

@@ -81,17 +81,22 @@ describe('config', () => {
       assert.equal(parseConfig(cfg({ ...base, 'lfs-bridge.maxrate': '0' })).maxRate, undefined);
     });
 
-    it('downloadstreams: 1..64 whole numbers only', () => {
-      assert.equal(parseConfig(cfg({ ...base, 'lfs-bridge.downloadstreams': '1' })).downloadStreams, 1);
-      assert.equal(parseConfig(cfg({ ...base, 'lfs-bridge.downloadstreams': '64' })).downloadStreams, 64);
-      for (const v of ['0', '65', '-2', '1.5', 'four', '1e1x']) {
-        assert.throws(
-          () => parseConfig(cfg({ ...base, 'lfs-bridge.downloadstreams': v })),
-          configErr(/lfs-bridge\.downloadstreams must be a whole number from 1 to 64/),
-          v,
-        );
-      }
-    });
+    for (const [key, field] of [
+      ['downloadstreams', 'downloadStreams'],
+      ['uploadstreams', 'uploadStreams'],
+    ] as const)
+      it(`${key}: 1..64 whole numbers only, 4 when unset`, () => {
+        assert.equal(parseConfig(cfg(base))[field], 4);
+        assert.equal(parseConfig(cfg({ ...base, [`lfs-bridge.${key}`]: '1' }))[field], 1);
+        assert.equal(parseConfig(cfg({ ...base, [`lfs-bridge.${key}`]: '64' }))[field], 64);
+        for (const v of ['0', '65', '-2', '1.5', 'four', '1e1x']) {
+          assert.throws(
+            () => parseConfig(cfg({ ...base, [`lfs-bridge.${key}`]: v })),
+            configErr(new RegExp(`lfs-bridge\\.${key} must be a whole number from 1 to 64`)),
+            v,
+          );
+        }
+      });
 
     it('isProviderName', () => {
       assert.equal(isProviderName('local'), true);
