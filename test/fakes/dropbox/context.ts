@@ -44,6 +44,8 @@ export interface State {
   clock: () => number;
   /** Per-response bandwidth cap on download bodies (bytes/s); 0 = none. */
   throttle: number;
+  /** Per-request bandwidth cap on upload bodies (bytes/s); 0 = none. */
+  uploadThrottle: number;
   /** close() was called: requests cut short are expected, not worth a log line. */
   closing: boolean;
 }

@@ -105,6 +105,10 @@ export interface CountersSnapshot {
   refreshes: number;
   /** Faults applied. */
   faults: number;
+  /** upload_session/start calls with session_type concurrent. */
+  concurrentSessions: number;
+  /** Most append_v2 bodies being received at the same time. */
+  appendsAtOnceMax: number;
 }
 
 const add = (m: Record<string, number>, k: string, n: number) => {
@@ -121,6 +125,9 @@ export class Counters implements CountersSnapshot {
   bytesOutByPath: Record<string, number> = {};
   refreshes = 0;
   faults = 0;
+  concurrentSessions = 0;
+  appendsAtOnceMax = 0;
+  private appendsNow = 0;
 
   /** Zeroes everything. */
   reset(): void {
@@ -132,6 +139,8 @@ export class Counters implements CountersSnapshot {
     this.bytesOutByPath = {};
     this.refreshes = 0;
     this.faults = 0;
+    this.concurrentSessions = 0;
+    this.appendsAtOnceMax = 0;
   }
 
   /** A deep copy, safe to keep while traffic goes on. */
@@ -145,11 +154,24 @@ export class Counters implements CountersSnapshot {
       bytesOutByPath: this.bytesOutByPath,
       refreshes: this.refreshes,
       faults: this.faults,
+      concurrentSessions: this.concurrentSessions,
+      appendsAtOnceMax: this.appendsAtOnceMax,
     });
   }
 
   toJSON(): CountersSnapshot {
     return this.snapshot();
+  }
+
+  /** An append body starts arriving; call the returned function when it is over. */
+  appendStarted(): () => void {
+    this.appendsNow++;
+    this.appendsAtOnceMax = Math.max(this.appendsAtOnceMax, this.appendsNow);
+    let ended = false;
+    return () => {
+      if (!ended) this.appendsNow--;
+      ended = true;
+    };
   }
 
   request(route: string): void {

@@ -257,6 +257,7 @@ const upload: Handler = async (s, c, a) => {
     got = await receiveBody(c.req, {
       fh,
       limit: REQUEST_MAX,
+      bytesPerSec: s.uploadThrottle,
       onData: (b) => hasher.update(b),
       count: count(s, c),
       resetAfter: resetOf(c),
@@ -301,6 +302,7 @@ const sessionStart: Handler = async (s, c, a) => {
   c.countSession = id;
   if (concurrent && close) throw routeError({ '.tag': 'concurrent_session_close_not_allowed' });
   const ses = makeSession(s, c, id, s.store.newFile('sessions'), concurrent);
+  if (concurrent) s.counters.concurrentSessions++;
   await writeFile(ses.file, '');
   let outcome: Outcome = { json: { session_id: id } };
   try {
@@ -366,6 +368,7 @@ async function appendOne(
       fh,
       position: ses.size,
       limit: REQUEST_MAX,
+      bytesPerSec: s.uploadThrottle,
       onData: (b) => {
         fork.update(b);
         callHash?.update(b);
@@ -436,6 +439,7 @@ async function appendConcurrent(
       fh,
       position: offset,
       limit: REQUEST_MAX,
+      bytesPerSec: s.uploadThrottle,
       onData: (b) => {
         blocks.update(b);
         callHash?.update(b);
@@ -476,7 +480,14 @@ const sessionAppend: Handler = async (s, c, a) => {
   const ses = findSession(s, c, id);
   if (!ses) throw routeError({ '.tag': 'not_found' });
   if (ses.closed) throw routeError({ '.tag': 'closed' });
-  if (ses.concurrent) return appendConcurrent(s, c, ses, offset, close, want);
+  if (ses.concurrent) {
+    const ended = s.counters.appendStarted();
+    try {
+      return await appendConcurrent(s, c, ses, offset, close, want);
+    } finally {
+      ended();
+    }
+  }
   await ses.idle;
   if (offset !== ses.size || ses.busy) throw routeError({ '.tag': 'incorrect_offset', correct_offset: ses.size });
   const r = await appendSequential(s, c, ses, want, (e) => e);

@@ -21,6 +21,8 @@ export interface ReceiveOptions {
   resetAfter?: number;
   /** Flip the byte at this index of the body as it arrives (fault): stored and hashed as if the client sent it. */
   corruptAt?: number;
+  /** Read the body no faster than this (bytes/s): a per-connection cap, as links to far-away servers have. */
+  bytesPerSec?: number;
 }
 
 export interface Received {
@@ -56,8 +58,14 @@ export async function receiveBody(req: IncomingMessage, o: ReceiveOptions): Prom
   };
   const pump = async (): Promise<Received> => {
     if (o.resetAfter === 0) return done(false);
+    const t0 = performance.now();
     try {
       for await (const c of req as AsyncIterable<Buffer>) {
+        if (o.bytesPerSec) {
+          const due = t0 + ((bytes + c.length) / o.bytesPerSec) * 1000;
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        }
         o.count(c.length);
         bytes += c.length;
         const flip = o.corruptAt === undefined ? -1 : o.corruptAt - (bytes - c.length);

@@ -11,7 +11,8 @@
  *   DELETE /__fake/faults
  *   POST   /__fake/token            {account?}    → {access, refresh}
  *   POST   /__fake/expire-tokens | /__fake/expire-sessions | /__fake/expire-links
- *   POST   /__fake/throttle         {bytesPerSec} (0 = off) cap per response body (downloads, temporary links)
+ *   POST   /__fake/throttle         {bytesPerSec?, uploadBytesPerSec?} (0 = off) cap per response body (downloads,
+ *                                    temporary links) / per upload request body (files/upload, appends)
  *   GET    /__fake/clock                          → {now}
  *   POST   /__fake/clock            {advanceMs} | {setMs}   → {now}
  *   POST   /__fake/namespace        {name}        → {namespace_id} (shared, usable by every account)
@@ -98,6 +99,8 @@ export interface FakeDropbox {
   setAuthorizeAccount(name: string): void;
   /** Per-response bandwidth cap on download bodies; 0 = none. */
   setThrottle(bytesPerSec: number): void;
+  /** Per-request bandwidth cap on upload bodies (files/upload, appends); 0 = none. */
+  setUploadThrottle(bytesPerSec: number): void;
   setClock(ms: number): void;
   advance(ms: number): void;
   now(): number;
@@ -143,6 +146,7 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     links: new Map(),
     clock,
     throttle: 0,
+    uploadThrottle: 0,
     closing: false,
   };
 
@@ -221,6 +225,9 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     },
     setThrottle: (bps) => {
       s.throttle = Math.max(0, bps || 0);
+    },
+    setUploadThrottle: (bps) => {
+      s.uploadThrottle = Math.max(0, bps || 0);
     },
     setClock: (ms) => {
       offset = ms - base();
@@ -535,10 +542,13 @@ async function control(s: State, fake: FakeDropbox, c: Ctx, sub: string): Promis
         return ok();
       case 'POST throttle': {
         const b = await readJson();
-        const bps = b['bytesPerSec'] ?? 0;
+        const bps = b['bytesPerSec'] ?? s.throttle;
+        const up = b['uploadBytesPerSec'] ?? s.uploadThrottle;
         if (typeof bps !== 'number' || bps < 0) need(bps, 'bytesPerSec ≥ 0');
+        if (typeof up !== 'number' || up < 0) need(up, 'uploadBytesPerSec ≥ 0');
         fake.setThrottle(bps as number);
-        return ok({ bytesPerSec: s.throttle });
+        fake.setUploadThrottle(up as number);
+        return ok({ bytesPerSec: s.throttle, uploadBytesPerSec: s.uploadThrottle });
       }
       case 'GET clock':
         return ok({ now: s.clock() });
