@@ -28,6 +28,11 @@ export interface Capabilities {
   readonly sessionLifetimeMs?: number;
   /** Ranged reads may run in parallel on one object. */
   readonly parallelRanges: boolean;
+  /**
+   * Upload sessions may take pieces in any order, several at once (Dropbox's concurrent sessions): every piece but
+   * the one that ends the object is a multiple of chunkAlign, and that one is sent last, marked `last`.
+   */
+  readonly concurrentSessions?: boolean;
   /** Needs the OS keychain (tokens, session URLs). `local` does not. */
   readonly needsKeychain: boolean;
 }
@@ -60,7 +65,8 @@ export interface Provider {
   /** One-request upload for objects up to caps.simpleUploadMax; the body errors if the source fails verification. */
   putSmall(oid: string, size: number, body: Readable | Buffer, signal?: AbortSignal): Promise<RemoteObject>;
 
-  startUpload(oid: string, size: number, signal?: AbortSignal): Promise<UploadSession>;
+  /** `concurrent` (with caps.concurrentSessions): a session whose pieces may arrive in any order. */
+  startUpload(oid: string, size: number, signal?: AbortSignal, opts?: { concurrent?: boolean }): Promise<UploadSession>;
   /**
    * Sends [offset, offset+length) and resolves with the committed offset after it (it may be less than
    * offset+length: the server keeps what it keeps). `last` marks the chunk that ends the object.

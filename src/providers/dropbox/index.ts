@@ -21,6 +21,7 @@ export const caps = {
   sessionFromOid: false,
   sessionLifetimeMs: 7 * 24 * 3600_000, // upload sessions live 7 days
   parallelRanges: true,
+  concurrentSessions: true,
   needsKeychain: true,
 } as const satisfies Capabilities;
 

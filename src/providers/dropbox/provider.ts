@@ -17,6 +17,8 @@ interface DropboxSession extends UploadSession {
   sessionId: string;
   path: string;
   size: number;
+  /** A concurrent session (pieces in any order; the last one closes it). */
+  concurrent?: boolean;
 }
 
 export type TokenSource = (forceRefresh: boolean) => Promise<string>;
@@ -147,16 +149,22 @@ export class DropboxProvider implements Provider {
     return { size: m.size, hash: m.content_hash };
   }
 
-  async startUpload(oid: string, size: number, signal?: AbortSignal): Promise<UploadSession> {
+  async startUpload(
+    oid: string,
+    size: number,
+    signal?: AbortSignal,
+    opts: { concurrent?: boolean } = {},
+  ): Promise<UploadSession> {
     const r = await this.contentCall<{ session_id: string }>(
       'files/upload_session/start',
-      { close: false },
+      opts.concurrent ? { close: false, session_type: { '.tag': 'concurrent' } } : { close: false },
       Buffer.alloc(0),
       0,
       signal,
     );
     maskInLogs(r.session_id);
-    return { sessionId: r.session_id, path: this.path(oid), size } satisfies DropboxSession;
+    const session: DropboxSession = { sessionId: r.session_id, path: this.path(oid), size };
+    return opts.concurrent ? { ...session, concurrent: true } : session;
   }
 
   async uploadChunk(
@@ -164,14 +172,15 @@ export class DropboxProvider implements Provider {
     offset: number,
     length: number,
     body: Readable,
-    _last: boolean,
+    last: boolean,
     signal?: AbortSignal,
   ) {
     const s = session as DropboxSession;
-    // Never `close: true`: an open session can still be asked for its offset; finish closes it.
+    // A sequential session is never closed early (it can still be asked for its offset; finish closes it). A
+    // concurrent one learns where the object ends from the piece that closes it.
     await this.contentCall(
       'files/upload_session/append_v2',
-      { cursor: { session_id: s.sessionId, offset }, close: false },
+      { cursor: { session_id: s.sessionId, offset }, close: Boolean(s.concurrent && last) },
       body,
       length,
       signal,
