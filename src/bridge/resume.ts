@@ -15,8 +15,13 @@ export interface ResumeRecord {
   chunkSize: number;
   session: UploadSession;
   createdAt: number;
-  /** Committed offset as last seen: for `status` only. */
+  /** Committed offset as last seen (bytes acknowledged, for pieces): for `status` only. */
   offset: number;
+  /**
+   * A session of pieces sent in any order (upload-pieces.ts): start offsets of the pieces the server acknowledged;
+   * `chunkSize` is then the piece size the object was cut by.
+   */
+  pieces?: number[];
 }
 
 export const resumeKey = (r: Pick<ResumeRecord, 'provider' | 'account' | 'destination' | 'oid'>) =>

@@ -89,7 +89,8 @@ export class ObjectHash implements StreamHash {
 }
 
 export interface TapOptions {
-  hash: StreamHash;
+  /** Absent: the bytes are hashed elsewhere (upload pieces sent out of order: upload-pieces.ts). */
+  hash?: StreamHash;
   /** Object offset of the first byte that will pass. */
   start: number;
   /** Called with the object position after each piece passes. */
@@ -102,13 +103,13 @@ export interface TapOptions {
 export function tap(o: TapOptions): Transform {
   let at = o.start;
   const check = async (): Promise<void> => {
-    if (!o.verifyBeforeEnd || !o.hash.complete) return;
+    if (!o.verifyBeforeEnd || !o.hash?.complete) return;
     await o.hash.settle?.();
     o.hash.verify(o.verifyBeforeEnd);
   };
   /** One piece: hashed (too many bytes or a gap fail this stream, never the process), checked, paced. */
   const step = async (chunk: Buffer): Promise<void> => {
-    const behind = o.hash.feed(chunk, at);
+    const behind = o.hash?.feed(chunk, at);
     if (behind) await behind;
     at += chunk.length;
     await check();
@@ -124,7 +125,7 @@ export function tap(o: TapOptions): Transform {
     },
     flush(cb) {
       // A zero-byte object has no last piece to check on.
-      (o.hash.size === 0 ? check() : Promise.resolve()).then(() => cb(), cb);
+      (o.hash?.size === 0 ? check() : Promise.resolve()).then(() => cb(), cb);
     },
   });
 }

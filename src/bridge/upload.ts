@@ -12,7 +12,6 @@ import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { THREAD_MIN } from './disk-thread.js';
 import { waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -20,7 +19,8 @@ import { type ResumeRecord, type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, readRange, TINY } from './source.js';
 import { ObjectHash, type StreamHash, tap } from './tap.js';
-import { ThreadedObjectHash } from './upload-hash.js';
+import { checkCommitted, commitOrAdopt, objectHash, SessionGone } from './upload-commit.js';
+import { uploadInPieces, usePieces } from './upload-pieces.js';
 
 /** How long an upload waits for another local process uploading the same oid. */
 const LOCK_WAIT_MS = 15 * 60_000;
@@ -68,36 +68,6 @@ async function checkSource(req: TransferRequest): Promise<string> {
 function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): boolean {
   if (remote.size !== req.size) return false;
   return !(p.caps.serverHash === 'sha256' && remote.hash && remote.hash !== req.oid);
-}
-
-/**
- * The object's hash for an upload: large objects sent over the network are hashed on the disk thread
- * (upload-hash.ts) from copies of the pieces sent; small ones, and a local store's kernel copy (which leaves this
- * thread free to hash), here.
- */
-async function objectHash(p: Provider, req: TransferRequest): Promise<StreamHash> {
-  if (req.size >= THREAD_MIN && !p.copyFromFile) return ThreadedObjectHash.open(req.oid, req.size, p.caps.serverHash);
-  return new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
-}
-
-async function checkCommitted(p: Provider, res: RemoteObject, hash: StreamHash): Promise<void> {
-  if (res.size !== hash.size) throw corrupt(`${p.name} stored ${res.size} bytes of ${hash.oid}, expected ${hash.size}`);
-  if (!res.hash) return;
-  await hash.settle?.();
-  const want = p.caps.serverHash === 'sha256' ? hash.oid : hash.serverHash();
-  if (want && res.hash.toLowerCase() !== want.toLowerCase()) {
-    // Not the object: left there, `stat` would pass it for the object on every later push. The next push
-    // (git-lfs retries) uploads it again.
-    const removed = p.remove
-      ? await p.remove(hash.oid).then(
-          () => 'deleted it',
-          (e) => `could not delete it: ${e}`,
-        )
-      : 'left it';
-    throw corrupt(
-      `${p.name} reports hash ${res.hash} for ${hash.oid}, but the bytes sent hash to ${want} (${removed})`,
-    );
-  }
 }
 
 /** A source stream of [from, from+length) through the tap: hashing, progress, rate limit, verification. */
@@ -153,6 +123,10 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
   const useRecords = p.caps.sessionsSurviveRestart && !p.caps.sessionFromOid;
   const store = useRecords ? await ctx.resume() : null;
   const key = resumeKey({ provider: p.name, account: p.account, destination: p.destination, oid: req.oid });
+  // In parallel pieces where the provider takes them — unless a session in order is already under way.
+  const rec = store ? await store.get(key) : null;
+  if (rec?.pieces || (!rec && usePieces(ctx, req.size, chunk)))
+    return uploadInPieces(ctx, req, src, meter, store, key, chunk);
 
   for (let restart = 0; ; restart++) {
     const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
@@ -191,8 +165,6 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
     }
   }
 }
-
-class SessionGone extends Error {}
 
 async function openSession(
   ctx: TransferContext,
@@ -282,21 +254,5 @@ async function sendChunks(
       const rec = await store.get(key);
       if (rec) await store.put({ ...rec, offset }).catch(() => {}); // a hint for `status` only
     }
-  }
-}
-
-/**
- * Runs a commit with retries. A Conflict (another writer stored the oid first) or a NotFound (our commit went
- * through and its answer was lost, so the session is gone) is settled by the stored object itself.
- */
-async function commitOrAdopt(ctx: TransferContext, req: TransferRequest, op: () => Promise<RemoteObject>) {
-  const p = ctx.provider;
-  try {
-    return await withRetry(op, ctx.retry);
-  } catch (e) {
-    if (!(e instanceof BridgeError) || (e.kind !== 'Conflict' && e.kind !== 'NotFound')) throw e;
-    const remote = await withRetry(() => p.stat(req.oid), ctx.retry);
-    if (remote && remote.size === req.size) return remote;
-    throw e;
   }
 }

@@ -109,37 +109,44 @@ describe('e2e: dropbox provider against the fake API', function () {
     }
   });
 
-  it('resumes a push after kill -9 of the agent, re-sending at most two chunks', async () => {
-    const remote = await sb.remote();
-    const work = await repo('work', remote);
-    await sb.gitOk(work, ['config', 'lfs-bridge.maxrate', '30MiB']);
-    const big = await writeRandomFile(join(work, 'big.dat'), 120 * MiB);
-    await sb.gitOk(work, ['add', '.']);
-    await sb.gitOk(work, ['commit', '-qm', 'big']);
-    let killed = false;
-    const first = await sb.git(work, ['push', '-q', 'origin', 'main'], env, {
-      onSpawn: (child) => {
-        void (async () => {
-          while (!killed && child.exitCode === null) {
-            await sleep(50);
-            if (sessionBytes() < 40 * MiB) continue;
-            for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
-              process.kill(p.pid, 'SIGKILL');
-              killed = true;
+  for (const streams of [4, 1])
+    it(`resumes a push after kill -9 of the agent, re-sending at most two chunks (${streams > 1 ? 'pieces' : 'a session in order'})`, async () => {
+      const remote = await sb.remote();
+      const work = await repo('work', remote);
+      await sb.gitOk(work, ['config', 'lfs-bridge.maxrate', '30MiB']);
+      await sb.gitOk(work, ['config', 'lfs-bridge.uploadstreams', String(streams)]);
+      const big = await writeRandomFile(join(work, 'big.dat'), 120 * MiB);
+      await sb.gitOk(work, ['add', '.']);
+      await sb.gitOk(work, ['commit', '-qm', 'big']);
+      let killed = false;
+      const first = await sb.git(work, ['push', '-q', 'origin', 'main'], env, {
+        onSpawn: (child) => {
+          void (async () => {
+            while (!killed && child.exitCode === null) {
+              await sleep(50);
+              if (sessionBytes() < 40 * MiB) continue;
+              for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
+                process.kill(p.pid, 'SIGKILL');
+                killed = true;
+              }
             }
-          }
-        })();
-      },
+          })();
+        },
+      });
+      assert.ok(killed, 'the agent was killed mid-upload');
+      assert.notEqual(first.code, 0);
+      const sentBefore = sessionBytes();
+      const second = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
+      assert.equal(second.code, 0, describeRun('second push', second));
+      assert.ok(fake.files.get(dbxPath(big.oid))?.equals(await readFile(big.path)));
+      const total = sessionBytes();
+      assert.ok(
+        total <= big.size + 2 * CHUNK,
+        `sent ${total} bytes in all for ${big.size} (before kill ${sentBefore})`,
+      );
+      // In pieces: one concurrent session, continued from its keychain record; in order: none.
+      assert.equal(fake.counters.concurrentSessions, streams > 1 ? 1 : 0);
     });
-    assert.ok(killed, 'the agent was killed mid-upload');
-    assert.notEqual(first.code, 0);
-    const sentBefore = sessionBytes();
-    const second = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
-    assert.equal(second.code, 0, describeRun('second push', second));
-    assert.ok(fake.files.get(dbxPath(big.oid))?.equals(await readFile(big.path)));
-    const total = sessionBytes();
-    assert.ok(total <= big.size + 2 * CHUNK, `sent ${total} bytes in all for ${big.size} (before kill ${sentBefore})`);
-  });
 
   it('resumes a pull after kill -9 of the agent, fetching at most two segments again', async () => {
     const remote = await sb.remote();

@@ -110,9 +110,16 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.equal(await provider().stat('0'.repeat(64)), null);
   });
 
-  for (const size of [0, 1, 5 * MiB, 21 * MiB]) {
-    it(`round-trips ${size} bytes with the right content_hash and complete progress`, async () => {
-      const ctx = context({ 'lfs-bridge.chunksize': '8MiB' });
+  for (const [size, streams] of [
+    [0, 4],
+    [1, 4],
+    [5 * MiB, 4],
+    [21 * MiB, 1],
+    [21 * MiB, 4],
+  ]) {
+    const how = size <= 8 * MiB ? '' : streams > 1 ? ' (in pieces)' : ' (a session in order)';
+    it(`round-trips ${size} bytes with the right content_hash and complete progress${how}`, async () => {
+      const ctx = context({ 'lfs-bridge.chunksize': '8MiB', 'lfs-bridge.uploadstreams': String(streams) });
       const o = await object(size);
       const events = await push(ctx, o);
       const stored = fake.files.get(objPath(o.oid));
@@ -124,8 +131,12 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
       );
       assert.deepEqual(await pull(ctx, o), o.data);
       const chunks = fake.counters.requests['/2/files/upload_session/append_v2'] ?? 0;
-      if (size > 8 * MiB) assert.equal(chunks, 3);
-      else assert.equal(fake.counters.requests['/2/files/upload'], 1);
+      if (size <= 8 * MiB) assert.equal(fake.counters.requests['/2/files/upload'], 1);
+      else if (streams === 1) assert.equal(chunks, 3);
+      else {
+        assert.equal(fake.counters.concurrentSessions, 1);
+        assert.equal(chunks, 4, 'pieces of 8, 8, 4 MiB, then the last block that closes the session');
+      }
     });
   }
 
@@ -146,19 +157,21 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     );
   });
 
-  it('survives a connection reset in the middle of a chunk, re-sending only that chunk', async () => {
-    const ctx = context({ 'lfs-bridge.chunksize': '4MiB' });
-    const o = await object(16 * MiB);
-    fake.faults.add({
-      route: '/2/files/upload_session/append_v2',
-      skip: 1,
-      action: { kind: 'reset', afterBytes: MiB },
+  for (const streams of [1, 4])
+    it(`survives a connection reset in the middle of a chunk, re-sending only that chunk (${streams > 1 ? 'pieces' : 'in order'})`, async () => {
+      const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': String(streams) });
+      const o = await object(16 * MiB);
+      fake.faults.add({
+        route: '/2/files/upload_session/append_v2',
+        skip: 1,
+        action: { kind: 'reset', afterBytes: MiB },
+      });
+      await push(ctx, o);
+      assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+      const sent = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+      assert.ok(sent <= o.size + 4 * MiB, `sent ${sent}`);
+      assert.equal(fake.counters.concurrentSessions, streams > 1 ? 1 : 0);
     });
-    await push(ctx, o);
-    assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
-    const sent = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
-    assert.ok(sent <= o.size + 4 * MiB, `sent ${sent}`);
-  });
 
   it('waits out 429 with Retry-After, and 503, then succeeds', async () => {
     const ctx = context({ 'lfs-bridge.chunksize': '4MiB' });
@@ -216,7 +229,7 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
   });
 
   it('resumes an interrupted upload session from the server offset (≤ 1 chunk re-sent)', async () => {
-    const ctx = context({ 'lfs-bridge.chunksize': '4MiB' });
+    const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '1' });
     const o = await object(24 * MiB);
     // The third chunk keeps failing: the first run gives up with a resume record left behind.
     fake.faults.add({
@@ -229,12 +242,62 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.equal((await resume.list()).length, 1);
     fake.faults.clear();
     const before = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+    // Even with pieces allowed now: a session in order under way is continued as one.
     const events = await push(context({ 'lfs-bridge.chunksize': '4MiB' }), o);
     const after = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
     assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+    assert.equal(fake.counters.concurrentSessions, 0);
     assert.equal(events[0].bytesSoFar, 8 * MiB, 'the resumed prefix is reported at once');
     assert.ok(after - before <= o.size - 8 * MiB, `second run sent ${after - before}`);
     assert.equal((await resume.list()).length, 0);
+  });
+
+  it('resumes an upload in pieces: only the pieces the server did not acknowledge are sent again', async () => {
+    const ctx = () => context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(26 * MiB); // pieces of 4 MiB (0-24 MiB), then the last 2 MiB that close the session
+    fake.faults.add({
+      route: '/2/files/upload_session/append_v2',
+      skip: 3,
+      times: 100,
+      action: { kind: 'reset', afterBytes: MiB },
+    });
+    await assert.rejects(push(ctx(), o));
+    const [rec] = await resume.list();
+    assert.deepEqual(
+      rec.pieces?.sort((a, b) => a - b),
+      [0, 4 * MiB, 8 * MiB],
+      'three pieces acknowledged',
+    );
+    assert.equal(rec.offset, 12 * MiB);
+    fake.faults.clear();
+    const before = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+    const events = await push(ctx(), o);
+    const after = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+    assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+    assert.equal(fake.counters.concurrentSessions, 1, 'the recorded session was continued');
+    assert.equal(after - before, o.size - 12 * MiB, 'only the missing pieces were sent');
+    assert.equal(events[0].bytesSoFar, 12 * MiB, 'what the server has is reported at once');
+    assert.equal(events.at(-1)?.bytesSoFar, o.size);
+    assert.equal((await resume.list()).length, 0);
+  });
+
+  it('sends pieces in parallel when one connection is slow (the closing piece last: the fake refuses any after it)', async () => {
+    fake.setUploadThrottle(6 * MiB); // per request: a far-away server
+    const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(40 * MiB);
+    await push(ctx, o);
+    assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+    assert.ok(fake.counters.appendsAtOnceMax >= 2, `at most ${fake.counters.appendsAtOnceMax} append(s) at once`);
+  });
+
+  it('a source that is not its oid stops the pieces and commits nothing', async () => {
+    const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(20 * MiB);
+    const wrong = { ...o, oid: sha(Buffer.from('something else')) };
+    await assert.rejects(push(ctx, wrong), (e: BridgeError) => e.kind === 'Corrupt' && /SHA-256/.test(e.message));
+    assert.equal(fake.counters.requests['/2/files/upload_session/finish'] ?? 0, 0, 'never committed');
+    assert.equal(fake.files.get(objPath(wrong.oid)), undefined);
+    assert.equal((await resume.list()).length, 0, 'no record kept for a bad source');
   });
 
   it('starts a new session when the recorded one expired', async () => {

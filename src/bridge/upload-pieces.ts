@@ -1,0 +1,258 @@
+/**
+ * An upload in pieces that may travel in parallel (caps.concurrentSessions: Dropbox's concurrent sessions), for
+ * links where one connection carries less than the link could. Streams are added as for downloads (ramp.ts):
+ * one at first, one more each interval while throughput still grew, none while one stream is already fast — so
+ * on a fast link this is one stream sending its pieces in order.
+ *
+ * Pieces leave out of order, so SHA-256 and the provider's hash run over the source in order on the disk thread,
+ * beside the sending. The piece that ends the object (at most one block: it closes the session) leaves only once
+ * that pass has verified the SHA-256, so a corrupt source is never committed; the provider's hash of what it
+ * received is then checked against the pass's (checkCommitted): a source that changed between the two reads
+ * fails that check, and the stored copy is deleted.
+ *
+ * Resume: the keychain record lists the pieces the server acknowledged; another process sends the others (a piece
+ * cut off half-way is sent again whole, at the same offset).
+ */
+import { pipeline } from 'node:stream';
+import { BridgeError } from '../errors.js';
+import type { UploadSession } from '../providers/types.js';
+import type { TransferContext } from './context.js';
+import type { ProgressMeter } from './progress.js';
+import type { TransferRequest } from './protocol.js';
+import { Ramp } from './ramp.js';
+import type { ResumeRecord, ResumeStore } from './resume.js';
+import { withRetry } from './retry.js';
+import { hashPrefix, readRange } from './source.js';
+import { tap } from './tap.js';
+import { checkCommitted, commitOrAdopt, objectHash, SessionGone } from './upload-commit.js';
+
+export interface Piece {
+  start: number;
+  end: number;
+}
+
+/**
+ * The object cut into pieces of `piece` bytes (a multiple of `align`); the last piece, which closes the session,
+ * is the object's last block (1 to `align` bytes), so what waits for the hash at the end is small.
+ */
+export function cutPieces(size: number, piece: number, align: number): Piece[] {
+  const tail = size - Math.floor((size - 1) / align) * align;
+  const bodyEnd = size - tail;
+  const out: Piece[] = [];
+  for (let s = 0; s < bodyEnd; s += piece) out.push({ start: s, end: Math.min(bodyEnd, s + piece) });
+  out.push({ start: bodyEnd, end: size });
+  return out;
+}
+
+/** The chunk size, or less for an object that would give each of `streams` streams fewer than four pieces. */
+export function pieceSizeFor(size: number, chunk: number, align: number, streams: number): number {
+  const share = Math.floor(size / (4 * streams) / align) * align;
+  return Math.min(chunk, Math.max(2 * align, share));
+}
+
+/** Pieces pay only where the provider takes them, more than one stream is allowed, and there are two besides the last. */
+export function usePieces(ctx: TransferContext, size: number, chunk: number): boolean {
+  const { caps } = ctx.provider;
+  if (!caps.concurrentSessions || ctx.config.uploadStreams < 2) return false;
+  return (
+    cutPieces(size, pieceSizeFor(size, chunk, caps.chunkAlign, ctx.config.uploadStreams), caps.chunkAlign).length >= 3
+  );
+}
+
+const gone = (e: unknown) => (e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e);
+
+export async function uploadInPieces(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  meter: ProgressMeter,
+  store: ResumeStore | null,
+  key: string,
+  chunk: number,
+): Promise<void> {
+  const p = ctx.provider;
+  for (let restart = 0; ; restart++) {
+    const { session, record } = await openSession(ctx, req, store, key, chunk, restart > 0);
+    const all = cutPieces(req.size, record.chunkSize, p.caps.chunkAlign);
+    const done = new Set(record.pieces);
+    const hash = await objectHash(p, req);
+    const ac = new AbortController();
+    try {
+      // The source in order on the disk thread, while the pieces leave; a bad source stops them.
+      const verified = hashPrefix(src, hash, req.size)
+        .then(() => hash.settle?.())
+        .then(() => hash.verify(src));
+      verified.catch(() => ac.abort());
+      let saving = Promise.resolve(); // records saved in order: a later one never loses to an earlier one
+      const send = sender(ctx, req, src, session, meter, ac.signal, (x) => {
+        done.add(x.start);
+        const pieces = [...done];
+        const offset = all.filter((y) => done.has(y.start)).reduce((n, y) => n + y.end - y.start, 0);
+        // A record that could not be saved costs only a re-send of those pieces after a crash.
+        saving = saving.then(() => store?.put({ ...record, pieces, offset }).catch(() => {}));
+        return saving;
+      });
+      send.already(all.filter((x) => done.has(x.start)));
+      const tail = all[all.length - 1];
+      await send
+        .all(
+          all.filter((x) => x !== tail && !done.has(x.start)),
+          ctx.config.uploadStreams,
+        )
+        .catch(async (e) => {
+          await verified.catch((bad) => {
+            throw bad; // a bad source is the reason the pieces stopped
+          });
+          throw e;
+        });
+      await verified; // before the last piece leaves: nothing unverified is ever committed
+      if (!done.has(tail.start)) await send.one(tail, true);
+      const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
+      await checkCommitted(p, res, hash);
+      await store?.delete(key);
+      return;
+    } catch (e) {
+      if (e instanceof SessionGone && restart === 0) {
+        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
+        await store?.delete(key);
+        continue;
+      }
+      if (e instanceof BridgeError && e.kind === 'Corrupt') await store?.delete(key);
+      throw e;
+    } finally {
+      ac.abort();
+      await hash.close?.();
+    }
+  }
+}
+
+/** The recorded concurrent session of this object, or a new one (recorded before its first piece). */
+async function openSession(
+  ctx: TransferContext,
+  req: TransferRequest,
+  store: ResumeStore | null,
+  key: string,
+  chunk: number,
+  fresh: boolean,
+): Promise<{ session: UploadSession; record: ResumeRecord & { pieces: number[] } }> {
+  const p = ctx.provider;
+  const rec = store && !fresh ? await store.get(key) : null;
+  if (rec?.pieces) {
+    const lifetime = p.caps.sessionLifetimeMs;
+    const expired = lifetime !== undefined && ctx.now() - rec.createdAt > lifetime - 60_000;
+    if (rec.size === req.size && !expired) {
+      ctx.log.info(`resuming upload of ${req.oid}: ${rec.pieces.length} piece(s) already sent`);
+      return { session: rec.session, record: { ...rec, pieces: rec.pieces } };
+    }
+  }
+  if (rec) await store?.delete(key);
+  const piece = pieceSizeFor(req.size, chunk, p.caps.chunkAlign, ctx.config.uploadStreams);
+  const session = await withRetry(() => p.startUpload(req.oid, req.size, undefined, { concurrent: true }), ctx.retry);
+  const record = {
+    provider: p.name,
+    account: p.account,
+    destination: p.destination,
+    oid: req.oid,
+    size: req.size,
+    chunkSize: piece,
+    session,
+    createdAt: ctx.now(),
+    offset: 0,
+    pieces: [] as number[],
+  };
+  await store?.put(record); // before the first piece: a crash after it is resumable
+  return { session, record };
+}
+
+/** Sends pieces, one stream or several, with progress as the sum of what every piece has sent. */
+function sender(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  session: UploadSession,
+  meter: ProgressMeter,
+  signal: AbortSignal,
+  acked: (x: Piece) => Promise<void>,
+) {
+  const p = ctx.provider;
+  let ackedBytes = 0;
+  const moving = new Map<number, number>(); // piece start → bytes of it sent so far (this attempt)
+  const total = () => {
+    let n = ackedBytes;
+    for (const v of moving.values()) n += v;
+    return n;
+  };
+  let sentEver = 0; // for the ramp: grows with every byte sent, re-sends included
+  const one = async (x: Piece, last: boolean) => {
+    await withRetry(
+      async () => {
+        moving.set(x.start, 0);
+        const t = tap({
+          start: x.start,
+          rate: ctx.rate,
+          onPosition: (pos) => {
+            sentEver += pos - x.start - (moving.get(x.start) ?? 0);
+            moving.set(x.start, pos - x.start);
+            meter.update(total());
+          },
+        });
+        pipeline(readRange(src, x.start, x.end), t, () => {}); // errors reach the provider through `t`
+        await p.uploadChunk(session, x.start, x.end - x.start, t, last, signal);
+      },
+      { ...ctx.retry, signal },
+    ).catch((e) => {
+      throw gone(e);
+    });
+    moving.delete(x.start);
+    ackedBytes += x.end - x.start;
+    meter.update(total());
+    await acked(x);
+  };
+  return {
+    one,
+    /** Pieces the server has from an earlier process: counted as sent. */
+    already(xs: Piece[]) {
+      for (const x of xs) ackedBytes += x.end - x.start;
+      meter.update(total());
+    },
+    /** Sends `xs` (in order of claim) with up to `max` streams, as the ramp allows. */
+    async all(xs: Piece[], max: number): Promise<void> {
+      let next = 0;
+      let running = 0;
+      let failure: unknown;
+      let ramp: Ramp | undefined;
+      const worker = async (): Promise<void> => {
+        running++;
+        try {
+          while (!failure && !signal.aborted && running <= (ramp?.target ?? 1) && next < xs.length) {
+            await one(xs[next++], false);
+          }
+        } catch (e) {
+          failure ??= e;
+        } finally {
+          running--;
+        }
+      };
+      const workers = [worker()];
+      ramp = new Ramp({
+        max,
+        bytes: () => sentEver,
+        canAdd: () => next < xs.length,
+        add: () => workers.push(worker()),
+        onChange: (n, rate) =>
+          ctx.log.debug(`${req.oid}: ${n} upload streams (${Math.round(rate / 1000)} kB/s before)`),
+      });
+      try {
+        for (;;) {
+          for (let i = 0; i < workers.length; i++) await workers[i];
+          if (failure || signal.aborted || next >= xs.length) break;
+          workers.push(worker()); // streams that stepped back together can leave pieces unclaimed
+        }
+      } finally {
+        ramp.stop();
+      }
+      if (failure) throw failure;
+      if (signal.aborted) throw signal.reason;
+    },
+  };
+}
