@@ -206,7 +206,18 @@ async function makeRepo(ctx: BenchContext, name: string, streams: number, data: 
   await run('git', ['commit', '-q', '-m', 'bench object'], { cwd: repo, env });
   await run(
     NODE,
-    [runJs(ctx), 'setup', '--provider', 'dropbox', '--root', ROOT, '--download-streams', String(streams)],
+    [
+      runJs(ctx),
+      'setup',
+      '--provider',
+      'dropbox',
+      '--root',
+      ROOT,
+      '--download-streams',
+      String(streams),
+      '--upload-streams',
+      String(streams),
+    ],
     { cwd: repo, env },
   );
   return { repo, streams, log, env };
@@ -214,7 +225,7 @@ async function makeRepo(ctx: BenchContext, name: string, streams: number, data: 
 
 const localObject = (repo: string, oid: string) => objectPath(join(repo, '.git', 'lfs', 'objects'), oid);
 
-/** Two clones of the big object: downloadstreams 4 (the default, written out) and 1. */
+/** Two clones of the big object: download and upload streams 4 (the default, written out) and 1. */
 const bigRepos = (ctx: BenchContext) =>
   ctx.memo('dropbox-repos', async () => {
     const data = await bigData(ctx);
@@ -411,6 +422,17 @@ function downloadAlone(ctx: BenchContext, name: string, repo: Repo, data: DataFi
       if (handed) await rm(handed, { force: true });
       await watch.after();
     },
+  };
+}
+
+/** The agent alone uploading `data` from `repo` (the stored copy is removed first). */
+function uploadAlone(ctx: BenchContext, f: Fake, name: string, repo: Repo, data: DataFile): Contender {
+  const remote = remotePath(data.oid);
+  return {
+    name,
+    prepare: () => f.remove(remote),
+    run: () => alone(ctx, repo, 'upload', { oid: data.oid, size: data.size, path: data.path }),
+    check: () => expectStored(f, remote, data.size, name),
   };
 }
 
@@ -674,9 +696,7 @@ const throttled: BenchCase = {
     const { throttle } = sizes(ctx);
     const remote = remotePath(data.oid);
     await f.ensure(remote, data);
-    const { ADD_STREAM_EVERY_MS } = (await import(
-      pathToFileURL(join(ctx.app, 'dist', 'bridge', 'segments.js')).href
-    )) as {
+    const { ADD_STREAM_EVERY_MS } = (await import(pathToFileURL(join(ctx.app, 'dist', 'bridge', 'ramp.js')).href)) as {
       ADD_STREAM_EVERY_MS: number;
     };
     const streams: StreamTally = new Map();
@@ -708,6 +728,22 @@ const throttled: BenchCase = {
     } finally {
       await f.call('POST', 'throttle', { bytesPerSec: 0 });
     }
+    // Uploads under the same cap per request: pieces of a concurrent session (uploadstreams 4) vs a session in order.
+    await f.call('POST', 'throttle', { uploadBytesPerSec: throttle });
+    let up: Map<string, Timing>;
+    try {
+      up = await interleave(
+        ctx,
+        `dropbox upload ${fmtSize(data.size)} at ${fmtSize(throttle)}/s per request`,
+        [uploadAlone(ctx, f, 'up 4', four, data), uploadAlone(ctx, f, 'up 1', one, data)],
+        rounds,
+      );
+    } finally {
+      await f.call('POST', 'throttle', { uploadBytesPerSec: 0 });
+      await f.ensure(remote, data);
+    }
+    const u4 = (up.get('up 4') as Timing).ms;
+    const u1 = (up.get('up 1') as Timing).ms;
     const t4 = (med.get('4 streams') as Timing).ms;
     const t1 = (med.get('1 stream') as Timing).ms;
     const ideal = rampIdealMs(data.size, throttle, 4, ADD_STREAM_EVERY_MS);
@@ -729,6 +765,14 @@ const throttled: BenchCase = {
         ratio: fmtRatio(t1 / t4),
         target: `≥ ${TARGET.streamsThrottled}x`,
         pass: t1 / t4 >= TARGET.streamsThrottled,
+      },
+      {
+        name: `agent alone, upload ${fmtSize(data.size)} at ${fmtSize(throttle)}/s per request: uploadstreams 4 vs 1`,
+        ours: `${fmtMs(u4)}, ${fmtRate(data.size, u4)}`,
+        baseline: `${fmtMs(u1)}, ${fmtRate(data.size, u1)}`,
+        ratio: fmtRatio(u1 / u4),
+        target: `≥ ${TARGET.streamsThrottled}x`,
+        pass: u1 / u4 >= TARGET.streamsThrottled,
       },
       {
         name: `the ramp's ceiling, ${what}: a stream more every ${ADD_STREAM_EVERY_MS / 1000} s up to 4 vs 1 (computed)`,
