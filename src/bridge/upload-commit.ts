@@ -4,16 +4,21 @@
  */
 import { BridgeError, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
-import type { Provider, RemoteObject } from '../providers/types.js';
+import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import { THREAD_MIN } from './disk-thread.js';
 import type { TransferRequest } from './protocol.js';
+import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import { ObjectHash, type StreamHash } from './tap.js';
 import { ThreadedObjectHash } from './upload-hash.js';
 
 /** The session is gone on the server (expired, or finished by an answer we lost): start a new one. */
 export class SessionGone extends Error {}
+
+/** A NotFound from a session call means the session is gone. */
+export const goneIfNotFound = (e: unknown) =>
+  e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e;
 
 /**
  * The object's hash for an upload: large objects sent over the network are hashed on the disk thread
@@ -59,4 +64,62 @@ export async function commitOrAdopt(ctx: TransferContext, req: TransferRequest, 
     if (remote && remote.size === req.size) return remote;
     throw e;
   }
+}
+
+/**
+ * Runs a session upload; `attempt(fresh)` opens (or continues) a session and sends. A session gone on the server
+ * gets one fresh start; an object found Corrupt loses its resume record (the next push starts clean).
+ */
+export async function withSessionRestart(
+  ctx: TransferContext,
+  req: TransferRequest,
+  store: ResumeStore | null,
+  key: string,
+  attempt: (fresh: boolean) => Promise<void>,
+): Promise<void> {
+  for (let restart = 0; ; restart++) {
+    try {
+      return await attempt(restart > 0);
+    } catch (e) {
+      if (e instanceof SessionGone && restart === 0) {
+        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
+        await store?.delete(key);
+        continue;
+      }
+      if (e instanceof BridgeError && e.kind === 'Corrupt') await store?.delete(key);
+      throw e;
+    }
+  }
+}
+
+/** A recorded session worth continuing: same size, and not about to expire (a minute's margin). */
+export function usableRecord(ctx: TransferContext, req: TransferRequest, rec: ResumeRecord): boolean {
+  const lifetime = ctx.provider.caps.sessionLifetimeMs;
+  return rec.size === req.size && !(lifetime !== undefined && ctx.now() - rec.createdAt > lifetime - 60_000);
+}
+
+/** The resume record of a session just started: kept before its first byte, so a crash after it is resumable. */
+export async function recordNewSession(
+  ctx: TransferContext,
+  req: TransferRequest,
+  store: ResumeStore | null,
+  session: UploadSession,
+  chunkSize: number,
+  extra: Partial<ResumeRecord> = {},
+): Promise<ResumeRecord> {
+  const p = ctx.provider;
+  const record: ResumeRecord = {
+    provider: p.name,
+    account: p.account,
+    destination: p.destination,
+    oid: req.oid,
+    size: req.size,
+    chunkSize,
+    session,
+    createdAt: ctx.now(),
+    offset: 0,
+    ...extra,
+  };
+  await store?.put(record);
+  return record;
 }

@@ -14,7 +14,6 @@
  * cut off half-way is sent again whole, at the same offset).
  */
 import { pipeline } from 'node:stream';
-import { BridgeError } from '../errors.js';
 import type { UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
@@ -24,7 +23,15 @@ import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, readRange } from './source.js';
 import { tap } from './tap.js';
-import { checkCommitted, commitOrAdopt, objectHash, SessionGone } from './upload-commit.js';
+import {
+  checkCommitted,
+  commitOrAdopt,
+  goneIfNotFound,
+  objectHash,
+  recordNewSession,
+  usableRecord,
+  withSessionRestart,
+} from './upload-commit.js';
 
 export interface Piece {
   start: number;
@@ -59,8 +66,6 @@ export function usePieces(ctx: TransferContext, size: number, chunk: number): bo
   );
 }
 
-const gone = (e: unknown) => (e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e);
-
 export async function uploadInPieces(
   ctx: TransferContext,
   req: TransferRequest,
@@ -71,8 +76,8 @@ export async function uploadInPieces(
   chunk: number,
 ): Promise<void> {
   const p = ctx.provider;
-  for (let restart = 0; ; restart++) {
-    const { session, record } = await openSession(ctx, req, store, key, chunk, restart > 0);
+  await withSessionRestart(ctx, req, store, key, async (fresh) => {
+    const { session, record } = await openSession(ctx, req, store, key, chunk, fresh);
     const all = cutPieces(req.size, record.chunkSize, p.caps.chunkAlign);
     const done = new Set(record.pieces);
     const hash = await objectHash(p, req);
@@ -110,20 +115,11 @@ export async function uploadInPieces(
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
       await checkCommitted(p, res, hash);
       await store?.delete(key);
-      return;
-    } catch (e) {
-      if (e instanceof SessionGone && restart === 0) {
-        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
-        await store?.delete(key);
-        continue;
-      }
-      if (e instanceof BridgeError && e.kind === 'Corrupt') await store?.delete(key);
-      throw e;
     } finally {
       ac.abort();
       await hash.close?.();
     }
-  }
+  });
 }
 
 /** The recorded concurrent session of this object, or a new one (recorded before its first piece). */
@@ -137,31 +133,15 @@ async function openSession(
 ): Promise<{ session: UploadSession; record: ResumeRecord & { pieces: number[] } }> {
   const p = ctx.provider;
   const rec = store && !fresh ? await store.get(key) : null;
-  if (rec?.pieces) {
-    const lifetime = p.caps.sessionLifetimeMs;
-    const expired = lifetime !== undefined && ctx.now() - rec.createdAt > lifetime - 60_000;
-    if (rec.size === req.size && !expired) {
-      ctx.log.info(`resuming upload of ${req.oid}: ${rec.pieces.length} piece(s) already sent`);
-      return { session: rec.session, record: { ...rec, pieces: rec.pieces } };
-    }
+  if (rec?.pieces && usableRecord(ctx, req, rec)) {
+    ctx.log.info(`resuming upload of ${req.oid}: ${rec.pieces.length} piece(s) already sent`);
+    return { session: rec.session, record: { ...rec, pieces: rec.pieces } };
   }
   if (rec) await store?.delete(key);
   const piece = pieceSizeFor(req.size, chunk, p.caps.chunkAlign, ctx.config.uploadStreams);
   const session = await withRetry(() => p.startUpload(req.oid, req.size, undefined, { concurrent: true }), ctx.retry);
-  const record = {
-    provider: p.name,
-    account: p.account,
-    destination: p.destination,
-    oid: req.oid,
-    size: req.size,
-    chunkSize: piece,
-    session,
-    createdAt: ctx.now(),
-    offset: 0,
-    pieces: [] as number[],
-  };
-  await store?.put(record); // before the first piece: a crash after it is resumable
-  return { session, record };
+  const record = await recordNewSession(ctx, req, store, session, piece, { pieces: [] });
+  return { session, record: { ...record, pieces: [] } };
 }
 
 /** Sends pieces, one stream or several, with progress as the sum of what every piece has sent. */
@@ -201,7 +181,7 @@ function sender(
       },
       { ...ctx.retry, signal },
     ).catch((e) => {
-      throw gone(e);
+      throw goneIfNotFound(e);
     });
     moving.delete(x.start);
     ackedBytes += x.end - x.start;

@@ -15,11 +15,19 @@ import type { TransferContext } from './context.js';
 import { waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
-import { type ResumeRecord, type ResumeStore, resumeKey } from './resume.js';
+import { type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, readRange, TINY } from './source.js';
 import { ObjectHash, type StreamHash, tap } from './tap.js';
-import { checkCommitted, commitOrAdopt, objectHash, SessionGone } from './upload-commit.js';
+import {
+  checkCommitted,
+  commitOrAdopt,
+  goneIfNotFound,
+  objectHash,
+  recordNewSession,
+  usableRecord,
+  withSessionRestart,
+} from './upload-commit.js';
 import { uploadInPieces, usePieces } from './upload-pieces.js';
 
 /** How long an upload waits for another local process uploading the same oid. */
@@ -128,8 +136,8 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
   if (rec?.pieces || (!rec && usePieces(ctx, req.size, chunk)))
     return uploadInPieces(ctx, req, src, meter, store, key, chunk);
 
-  for (let restart = 0; ; restart++) {
-    const { session, offset } = await openSession(ctx, req, store, key, chunk, restart > 0);
+  await withSessionRestart(ctx, req, store, key, async (fresh) => {
+    const { session, offset } = await openSession(ctx, req, store, key, chunk, fresh);
     const hash = await objectHash(p, req);
     try {
       if (offset === 0 && p.copyFromFile && !ctx.rate) {
@@ -148,22 +156,13 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
       await checkCommitted(p, res, hash);
       await store?.delete(key);
-      return;
     } catch (e) {
-      if (e instanceof SessionGone && restart === 0) {
-        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
-        await store?.delete(key);
-        continue;
-      }
-      if (e instanceof BridgeError && e.kind === 'Corrupt') {
-        await p.abortUpload(session).catch(() => {});
-        await store?.delete(key);
-      }
+      if (e instanceof BridgeError && e.kind === 'Corrupt') await p.abortUpload(session).catch(() => {});
       throw e;
     } finally {
       await hash.close?.();
     }
-  }
+  });
 }
 
 async function openSession(
@@ -185,9 +184,7 @@ async function openSession(
   }
   const rec = store && !fresh ? await store.get(key) : null;
   if (rec) {
-    const lifetime = p.caps.sessionLifetimeMs;
-    const expired = lifetime !== undefined && ctx.now() - rec.createdAt > lifetime - 60_000;
-    if (rec.size === req.size && !expired) {
+    if (usableRecord(ctx, req, rec)) {
       try {
         const offset = await query(rec.session);
         if (offset <= req.size) {
@@ -201,18 +198,7 @@ async function openSession(
     await store?.delete(key);
   }
   const session = await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry);
-  const record: ResumeRecord = {
-    provider: p.name,
-    account: p.account,
-    destination: p.destination,
-    oid: req.oid,
-    size: req.size,
-    chunkSize: chunk,
-    session,
-    createdAt: ctx.now(),
-    offset: 0,
-  };
-  await store?.put(record); // before the first chunk: a crash after it is resumable
+  await recordNewSession(ctx, req, store, session, chunk);
   return { session, offset: 0 };
 }
 
@@ -237,7 +223,7 @@ async function sendChunks(
       if (attempt > 1) {
         // The server is the truth after a failure: it may have kept all, some or none of the chunk.
         from = await p.queryUpload(session).catch((e) => {
-          throw e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e;
+          throw goneIfNotFound(e);
         });
         if (from > req.size || from < 0)
           throw corrupt(`${p.name} reports offset ${from} for a ${req.size}-byte upload`);
@@ -248,7 +234,7 @@ async function sendChunks(
       const body1 = body(ctx, src, hash, from, length, meter);
       return p.uploadChunk(session, from, length, body1, from + length === req.size);
     }, ctx.retry).catch((e) => {
-      throw e instanceof BridgeError && e.kind === 'NotFound' ? new SessionGone() : e;
+      throw goneIfNotFound(e);
     });
     if (store) {
       const rec = await store.get(key);
