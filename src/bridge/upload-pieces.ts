@@ -29,6 +29,7 @@ import {
   goneIfNotFound,
   objectHash,
   recordNewSession,
+  SessionGone,
   usableRecord,
   withSessionRestart,
 } from './upload-commit.js';
@@ -111,7 +112,12 @@ export async function uploadInPieces(
           throw e;
         });
       await verified; // before the last piece leaves: nothing unverified is ever committed
-      if (!done.has(tail.start)) await send.one(tail, true);
+      if (!done.has(tail.start)) {
+        await send.one(tail, true).catch((e) => {
+          // A closing piece whose answer was lost arrives again at a closed session: the commit will tell.
+          if (!(e instanceof SessionGone)) throw e;
+        });
+      }
       const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
       await checkCommitted(p, res, hash);
       await store?.delete(key);

@@ -281,6 +281,17 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.equal((await resume.list()).length, 0);
   });
 
+  it('a closing piece whose answer was lost is not sent into a new session: the commit goes ahead', async () => {
+    const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(26 * MiB); // six pieces of 4 MiB, then the closing 2 MiB: the seventh append
+    fake.faults.add({ route: '/2/files/upload_session/append_v2', skip: 6, action: { kind: 'commit-then-drop' } });
+    await push(ctx, o);
+    assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+    assert.equal(fake.counters.concurrentSessions, 1, 'no second session');
+    const sent = Object.values(fake.counters.bytesInBySession).reduce((a, b) => a + b, 0);
+    assert.ok(sent <= o.size + 2 * MiB, `sent ${sent}`);
+  });
+
   it('sends pieces in parallel when one connection is slow (the closing piece last: the fake refuses any after it)', async () => {
     fake.setUploadThrottle(6 * MiB); // per request: a far-away server
     const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
