@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { sizeOf } from '../../src/fsutil.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { MiB, sha256, writeRandomFile } from '../helpers/files.js';
-import { descendants, isAgent, sleep } from '../helpers/proc.js';
+import { descendants, killAgentsWhen, sleep } from '../helpers/proc.js';
 import { startProxy } from '../helpers/proxy.js';
 import { describeRun } from '../helpers/run.js';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -118,22 +118,9 @@ describe('e2e: dropbox provider against the fake API', function () {
       const big = await writeRandomFile(join(work, 'big.dat'), 120 * MiB);
       await sb.gitOk(work, ['add', '.']);
       await sb.gitOk(work, ['commit', '-qm', 'big']);
-      let killed = false;
-      const first = await sb.git(work, ['push', '-q', 'origin', 'main'], env, {
-        onSpawn: (child) => {
-          void (async () => {
-            while (!killed && child.exitCode === null) {
-              await sleep(50);
-              if (sessionBytes() < 40 * MiB) continue;
-              for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
-                process.kill(p.pid, 'SIGKILL');
-                killed = true;
-              }
-            }
-          })();
-        },
-      });
-      assert.ok(killed, 'the agent was killed mid-upload');
+      const killer = killAgentsWhen(() => sessionBytes() >= 40 * MiB);
+      const first = await sb.git(work, ['push', '-q', 'origin', 'main'], env, { onSpawn: killer.onSpawn });
+      assert.ok(killer.killed(), 'the agent was killed mid-upload');
       assert.notEqual(first.code, 0);
       const sentBefore = sessionBytes();
       const second = await sb.git(work, ['push', '-q', 'origin', 'main'], env);
@@ -162,23 +149,10 @@ describe('e2e: dropbox provider against the fake API', function () {
     await sb.bridgeOk(copy, ['setup'], env);
     await sb.gitOk(copy, ['config', 'lfs-bridge.maxrate', '30MiB']);
     fake.counters.reset();
-    let killed = false;
     const sent = () => fake.counters.bytesOutByPath[dbxPath(big.oid).toLowerCase()] ?? 0;
-    await sb.git(copy, ['lfs', 'pull'], env, {
-      onSpawn: (child) => {
-        void (async () => {
-          while (!killed && child.exitCode === null) {
-            await sleep(50);
-            if (sent() < 30 * MiB) continue;
-            for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
-              process.kill(p.pid, 'SIGKILL');
-              killed = true;
-            }
-          }
-        })();
-      },
-    });
-    assert.ok(killed, 'the agent was killed mid-download');
+    const killer = killAgentsWhen(() => sent() >= 30 * MiB);
+    await sb.git(copy, ['lfs', 'pull'], env, { onSpawn: killer.onSpawn });
+    assert.ok(killer.killed(), 'the agent was killed mid-download');
     const before = sent();
     // What the agent had received when it died: bytes the fake counted as sent but that were still in the
     // kernel's socket buffers (on loopback they grow to tens of MiB) never reached it, and are fetched again.

@@ -3,6 +3,7 @@
  * parallel work on the machine is never touched. git-lfs runs the agent as `sh -c "'<node>' <args>"`; the
  * process to kill is node (its cmdline holds bin/run.js transfer), not sh.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
 export interface Proc {
@@ -92,4 +93,27 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/**
+ * For `sb.git(…, { onSpawn })`: kills every lfs-bridge agent under the spawned command with SIGKILL once `when()`
+ * is true (polled every 50 ms); `killed()` says whether it happened.
+ */
+export function killAgentsWhen(when: () => boolean) {
+  let killed = false;
+  return {
+    killed: () => killed,
+    onSpawn: (child: ChildProcess) => {
+      void (async () => {
+        while (!killed && child.exitCode === null) {
+          await sleep(50);
+          if (!when()) continue;
+          for (const p of (await descendants(child.pid as number)).filter(isAgent)) {
+            process.kill(p.pid, 'SIGKILL');
+            killed = true;
+          }
+        }
+      })();
+    },
+  };
 }
