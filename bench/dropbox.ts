@@ -158,7 +158,7 @@ const fake = (ctx: BenchContext) =>
   });
 
 /** Where the agent keeps an object under ROOT (providers/index.ts objectKey). */
-const remotePath = (oid: string) => `${ROOT}/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+const remotePath = (oid: string) => objectPath(ROOT, oid); // the same layout as the store (objectKey)
 
 async function expectStored(f: Fake, path: string, size: number, who: string): Promise<void> {
   const m = await f.meta(path);
