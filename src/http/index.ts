@@ -91,18 +91,17 @@ export interface RangeResponse {
 /** Origins whose answer the direct path could not read: asked through undici from then on. */
 const noDirect = new Set<string>();
 
-const proxied = (env: NodeJS.ProcessEnv) =>
-  ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((k) => env[k]);
-
 /**
  * A GET for (part of) a large body, read into the caller's buffers. `length` is the size of the range asked:
- * from DIRECT_MIN on, and with no proxy configured, it goes over a direct connection (LFS_BRIDGE_DIRECT_GET=0
- * turns that off); otherwise, or when the server's answer does not suit it, through undici.
+ * from DIRECT_MIN on it goes over a direct connection where requests would go straight out anyway (the plain
+ * agent: no proxy configured, no test dispatcher; LFS_BRIDGE_DIRECT_GET=0 turns it off); otherwise, or when the
+ * server's answer does not suit it, through undici.
  */
 export async function rangeGet(req: Omit<HttpRequest, 'method' | 'body'>, length: number): Promise<RangeResponse> {
   const env = req.env ?? process.env;
   const origin = new URL(req.url).origin;
-  if (length >= DIRECT_MIN && !proxied(env) && env.LFS_BRIDGE_DIRECT_GET !== '0' && !noDirect.has(origin)) {
+  const straight = dispatcher(env) instanceof Agent;
+  if (length >= DIRECT_MIN && straight && env.LFS_BRIDGE_DIRECT_GET !== '0' && !noDirect.has(origin)) {
     try {
       return await directGet({
         url: req.url,
