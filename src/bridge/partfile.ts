@@ -100,15 +100,9 @@ class BufferPool {
   }
 }
 
-class ThreadPart implements PartFile {
-  private readonly pool: BufferPool;
-  constructor(
-    private readonly thread: DiskThread,
-    private readonly id: number,
-    size: number,
-  ) {
-    this.pool = new BufferPool(MAX_BUFFERS, size);
-  }
+/** The buffer half of the contract, the same whichever thread writes. */
+abstract class PooledPart {
+  protected constructor(protected readonly pool: BufferPool) {}
 
   buffer(): Promise<Buffer> {
     return this.pool.take();
@@ -120,6 +114,16 @@ class ThreadPart implements PartFile {
 
   release(buf: Buffer): void {
     this.pool.give(buf.buffer as ArrayBuffer);
+  }
+}
+
+class ThreadPart extends PooledPart implements PartFile {
+  constructor(
+    private readonly thread: DiskThread,
+    private readonly id: number,
+    size: number,
+  ) {
+    super(new BufferPool(MAX_BUFFERS, size));
   }
 
   async write(buf: Buffer, n: number, pos: number): Promise<void> {
@@ -154,8 +158,7 @@ class ThreadPart implements PartFile {
 }
 
 /** The same contract in this thread, one operation after another (the order the worker would keep). */
-class LocalPart implements PartFile {
-  private readonly pool: BufferPool;
+class LocalPart extends PooledPart implements PartFile {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly hash: ObjectHash;
 
@@ -165,8 +168,8 @@ class LocalPart implements PartFile {
     oid: string,
     size: number,
   ) {
+    super(new BufferPool(2, size));
     this.hash = new ObjectHash(oid, size);
-    this.pool = new BufferPool(2, size);
   }
 
   static async open(path: string, oid: string, size: number): Promise<LocalPart> {
@@ -177,18 +180,6 @@ class LocalPart implements PartFile {
     const p = this.queue.then(op);
     this.queue = p.catch(() => {});
     return p;
-  }
-
-  buffer(): Promise<Buffer> {
-    return this.pool.take();
-  }
-
-  tryBuffer(): Buffer | undefined {
-    return this.pool.tryTake();
-  }
-
-  release(buf: Buffer): void {
-    this.pool.give(buf.buffer as ArrayBuffer);
   }
 
   write(buf: Buffer, n: number, pos: number): Promise<void> {
