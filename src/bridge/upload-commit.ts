@@ -1,7 +1,9 @@
 /**
- * What every session upload ends with, whichever way its bytes travelled (upload.ts in order, upload-pieces.ts in
- * parallel pieces): the object's hash, the commit with retries, and the check of what the provider stored.
+ * What both ways of sending an upload share (upload.ts in order, upload-pieces.ts in parallel pieces): the
+ * object's hash and its completion, the source body through the tap, the session restart rule and resume record,
+ * the commit with retries, and the check of what the provider stored.
  */
+import { pipeline, type Transform } from 'node:stream';
 import { BridgeError, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
@@ -10,7 +12,8 @@ import { THREAD_MIN } from './disk-thread.js';
 import type { TransferRequest } from './protocol.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
-import { ObjectHash, type StreamHash } from './tap.js';
+import { hashPrefix, readRange } from './source.js';
+import { ObjectHash, type StreamHash, type TapOptions, tap } from './tap.js';
 import { ThreadedObjectHash } from './upload-hash.js';
 
 /** The session is gone on the server (expired, or finished by an answer we lost): start a new one. */
@@ -122,4 +125,21 @@ export async function recordNewSession(
   };
   await store?.put(record);
   return record;
+}
+
+/**
+ * Finishes the hash from the local file (an object adopted rather than sent to the end; an upload in pieces, whose
+ * hash reads the source beside the sending), settles it and checks it is the oid.
+ */
+export async function complete(src: string, hash: StreamHash): Promise<void> {
+  if (!hash.complete) await hashPrefix(src, hash, hash.size);
+  await hash.settle?.();
+  hash.verify(src);
+}
+
+/** [from, from+length) of the source through a tap (hash, progress, rate limit, verification as `o` asks). */
+export function sourceBody(src: string, from: number, length: number, o: TapOptions): Transform {
+  const t = tap(o);
+  pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
+  return t;
 }

@@ -1,19 +1,3 @@
-/**
- * An upload in pieces that may travel in parallel (caps.concurrentSessions: Dropbox's concurrent sessions), for
- * links where one connection carries less than the link could. Streams are added as for downloads (ramp.ts):
- * one at first, one more each interval while throughput still grew, none while one stream is already fast — so
- * on a fast link this is one stream sending its pieces in order.
- *
- * Pieces leave out of order, so SHA-256 and the provider's hash run over the source in order on the disk thread,
- * beside the sending. The piece that ends the object (at most one block: it closes the session) leaves only once
- * that pass has verified the SHA-256, so a corrupt source is never committed; the provider's hash of what it
- * received is then checked against the pass's (checkCommitted): a source that changed between the two reads
- * fails that check, and the stored copy is deleted.
- *
- * Resume: the keychain record lists the pieces the server acknowledged; another process sends the others (a piece
- * cut off half-way is sent again whole, at the same offset).
- */
-import { pipeline } from 'node:stream';
 import type { UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
@@ -21,15 +5,15 @@ import type { TransferRequest } from './protocol.js';
 import { Ramp } from './ramp.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
-import { hashPrefix, readRange } from './source.js';
-import { tap } from './tap.js';
 import {
   checkCommitted,
   commitOrAdopt,
+  complete,
   goneIfNotFound,
   objectHash,
   recordNewSession,
   SessionGone,
+  sourceBody,
   usableRecord,
   withSessionRestart,
 } from './upload-commit.js';
@@ -85,9 +69,7 @@ export async function uploadInPieces(
     const ac = new AbortController();
     try {
       // The source in order on the disk thread, while the pieces leave; a bad source stops them.
-      const verified = hashPrefix(src, hash, req.size)
-        .then(() => hash.settle?.())
-        .then(() => hash.verify(src));
+      const verified = complete(src, hash);
       verified.catch(() => ac.abort());
       let saving = Promise.resolve(); // records saved in order: a later one never loses to an earlier one
       const send = sender(ctx, req, src, session, meter, ac.signal, (x) => {
@@ -173,7 +155,7 @@ function sender(
     await withRetry(
       async () => {
         moving.set(x.start, 0);
-        const t = tap({
+        const body = sourceBody(src, x.start, x.end - x.start, {
           start: x.start,
           rate: ctx.rate,
           onPosition: (pos) => {
@@ -182,8 +164,7 @@ function sender(
             meter.update(total());
           },
         });
-        pipeline(readRange(src, x.start, x.end), t, () => {}); // errors reach the provider through `t`
-        await p.uploadChunk(session, x.start, x.end - x.start, t, last, signal);
+        await p.uploadChunk(session, x.start, x.end - x.start, body, last, signal);
       },
       { ...ctx.retry, signal },
     ).catch((e) => {

@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
 import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
@@ -17,14 +16,16 @@ import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
-import { hashPrefix, readRange, TINY } from './source.js';
-import { ObjectHash, type StreamHash, tap } from './tap.js';
+import { hashPrefix, TINY } from './source.js';
+import { ObjectHash, type StreamHash } from './tap.js';
 import {
   checkCommitted,
   commitOrAdopt,
+  complete,
   goneIfNotFound,
   objectHash,
   recordNewSession,
+  sourceBody,
   usableRecord,
   withSessionRestart,
 } from './upload-commit.js';
@@ -80,9 +81,13 @@ function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): bo
 
 /** A source stream of [from, from+length) through the tap: hashing, progress, rate limit, verification. */
 function body(ctx: TransferContext, src: string, hash: StreamHash, from: number, length: number, meter: ProgressMeter) {
-  const t = tap({ hash, start: from, onPosition: (pos) => meter.update(pos), rate: ctx.rate, verifyBeforeEnd: src });
-  pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
-  return t;
+  return sourceBody(src, from, length, {
+    hash,
+    start: from,
+    onPosition: (pos) => meter.update(pos),
+    rate: ctx.rate,
+    verifyBeforeEnd: src,
+  });
 }
 
 async function putSmall(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
@@ -109,13 +114,6 @@ async function putSmall(ctx: TransferContext, req: TransferRequest, src: string,
   } finally {
     await hash?.close?.();
   }
-}
-
-/** Finishes the hash from the local file when the object was adopted rather than sent to the end. */
-async function complete(src: string, hash: StreamHash): Promise<void> {
-  if (!hash.complete) await hashPrefix(src, hash, hash.size);
-  await hash.settle?.();
-  hash.verify(src);
 }
 
 /** Picks the chunk size: configured or default, within the provider's limits, a multiple of its alignment. */
