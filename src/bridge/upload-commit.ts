@@ -143,3 +143,17 @@ export function sourceBody(src: string, from: number, length: number, o: TapOpti
   pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
   return t;
 }
+
+/** Commits a session whose bytes are all sent, checks what the provider stored, and drops the resume record. */
+export async function commitSession(
+  ctx: TransferContext,
+  req: TransferRequest,
+  session: UploadSession,
+  hash: StreamHash,
+  store: ResumeStore | null,
+  key: string,
+): Promise<void> {
+  const res = await commitOrAdopt(ctx, req, () => ctx.provider.finishUpload(session));
+  await checkCommitted(ctx.provider, res, hash);
+  await store?.delete(key);
+}

@@ -6,8 +6,7 @@ import { Ramp } from './ramp.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import {
-  checkCommitted,
-  commitOrAdopt,
+  commitSession,
   complete,
   goneIfNotFound,
   objectHash,
@@ -100,9 +99,7 @@ export async function uploadInPieces(
           if (!(e instanceof SessionGone)) throw e;
         });
       }
-      const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
-      await checkCommitted(p, res, hash);
-      await store?.delete(key);
+      await commitSession(ctx, req, session, hash, store, key);
     } finally {
       ac.abort();
       await hash.close?.();

@@ -21,6 +21,7 @@ import { ObjectHash, type StreamHash } from './tap.js';
 import {
   checkCommitted,
   commitOrAdopt,
+  commitSession,
   complete,
   goneIfNotFound,
   objectHash,
@@ -151,9 +152,7 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
         await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
       }
       await complete(src, hash);
-      const res = await commitOrAdopt(ctx, req, () => p.finishUpload(session));
-      await checkCommitted(p, res, hash);
-      await store?.delete(key);
+      await commitSession(ctx, req, session, hash, store, key);
     } catch (e) {
       if (e instanceof BridgeError && e.kind === 'Corrupt') await p.abortUpload(session).catch(() => {});
       throw e;
