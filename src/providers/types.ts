@@ -33,6 +33,11 @@ export interface Capabilities {
    * the one that ends the object is a multiple of chunkAlign, and that one is sent last, marked `last`.
    */
   readonly concurrentSessions?: boolean;
+  /**
+   * The request budget the provider publishes for one client (e.g. Google Drive's per-client queries per second):
+   * every agent process of the account takes its requests from it (src/bridge/pace.ts). None when undefined.
+   */
+  readonly requestsPerSecond?: number;
   /** Needs the OS keychain (tokens, session URLs). `local` does not. */
   readonly needsKeychain: boolean;
 }
