@@ -12,6 +12,7 @@ import type { ProviderContext } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import { diskThread, THREAD_MIN } from './disk-thread.js';
 import { findLfsPaths, type LfsPaths } from './lfsdir.js';
+import { paceDir, sharedPace } from './pace.js';
 import type { TransferRequest } from './protocol.js';
 import { RateLimiter } from './ratelimit.js';
 import { MemoryResumeStore, type ResumeStore, SecretResumeStore } from './resume.js';
@@ -62,6 +63,10 @@ export async function createTransferContext(o: WorkOptions): Promise<TransferCon
     },
     lockDir,
     retry: {
+      pace: sharedPace(paceDir(join(stateDir(env), 'pace'), provider.name, provider.account), {
+        requestsPerSecond: provider.caps.requestsPerSecond,
+        log,
+      }),
       ...o.retry,
       onRetry: (e, attempt, wait) =>
         log.info(

@@ -128,6 +128,10 @@ export class Counters implements CountersSnapshot {
   concurrentSessions = 0;
   appendsAtOnceMax = 0;
   private appendsNow = 0;
+  /** When each API request arrived (epoch ms) and its route: in-process tests only (not in the snapshot). */
+  arrivals: { at: number; route: string }[] = [];
+  /** When each fault was applied (epoch ms): in-process tests only. */
+  faultsAt: number[] = [];
 
   /** Zeroes everything. */
   reset(): void {
@@ -141,6 +145,8 @@ export class Counters implements CountersSnapshot {
     this.faults = 0;
     this.concurrentSessions = 0;
     this.appendsAtOnceMax = 0;
+    this.arrivals = [];
+    this.faultsAt = [];
   }
 
   /** A deep copy, safe to keep while traffic goes on. */
@@ -176,6 +182,7 @@ export class Counters implements CountersSnapshot {
 
   request(route: string): void {
     add(this.requests, route, 1);
+    this.arrivals.push({ at: Date.now(), route });
   }
   received(route: string, n: number, path?: string, session?: string): void {
     add(this.bytesIn, route, n);

@@ -316,6 +316,7 @@ async function applyFault(s: State, c: Ctx, text: string): Promise<'handled' | u
   c.fault = s.faults.take(c.routeKey, `${c.req.url ?? ''}\n${text}`);
   if (!c.fault) return undefined;
   s.counters.faults++;
+  s.counters.faultsAt.push(Date.now());
   const f = c.fault;
   if (f.kind === 'delay') await sleep(f.ms);
   if (f.kind === 'status') {
