@@ -11,7 +11,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { objectPath } from '../test/helpers/files.js';
 import {
   type BenchCase,
@@ -52,6 +51,7 @@ const TARGET = {
   pull: 0.6,
   streamsThrottled: 3, // downloadstreams=4 ≥ 3x downloadstreams=1 when each response is capped
   streamsFree: 0.95, // and never slower than one stream without a cap
+  ramp: 3, // through git-lfs, a 64 MiB object at ~24 s per connection: ≥ 3x one connection
   rssFlatFactor: 1.1, // peak at the big size ≤ 1.1 × peak at the small one + 10 MB
   rssFlatSlack: 10e6,
   rssMax: 150e6,
@@ -62,6 +62,9 @@ const sizes = (ctx: BenchContext) => ({
   small: ctx.opts.quick ? 64 * MiB : 256 * MiB, // RSS baseline; the throttled download
   /** Per-response cap for the throttled download: one stream takes small/throttle ≈ 26 s (13 s with --quick). */
   throttle: ctx.opts.quick ? 5 * MiB : 10 * MiB,
+  /** The ramp rows: an object that one capped connection moves in `rampSeconds`. */
+  ramp: ctx.opts.quick ? 32 * MiB : 64 * MiB,
+  rampSeconds: ctx.opts.quick ? 12 : 24,
 });
 
 // ---------------------------------------------------------------- the fake
@@ -673,20 +676,6 @@ const pull: BenchCase = {
   },
 };
 
-/** Seconds to fetch `size` at `rate` per stream when stream k+1 joins k × `everyMs` after the first. */
-function rampIdealMs(size: number, rate: number, maxStreams: number, everyMs: number): number {
-  const perMs = rate / 1000;
-  let left = size;
-  let t = 0;
-  for (let k = 1; k < maxStreams; k++) {
-    const can = k * perMs * everyMs;
-    if (can >= left) return t + left / (k * perMs);
-    left -= can;
-    t += everyMs;
-  }
-  return t + left / (maxStreams * perMs);
-}
-
 const throttled: BenchCase = {
   id: 'dropbox-streams',
   async run(ctx) {
@@ -696,9 +685,6 @@ const throttled: BenchCase = {
     const { throttle } = sizes(ctx);
     const remote = remotePath(data.oid);
     await f.ensure(remote, data);
-    const { ADD_STREAM_EVERY_MS } = (await import(pathToFileURL(join(ctx.app, 'dist', 'bridge', 'ramp.js')).href)) as {
-      ADD_STREAM_EVERY_MS: number;
-    };
     const streams: StreamTally = new Map();
     // Without a cap: the two settings alone, in a pair, so each always follows the other (never a git-lfs run).
     const big = await bigData(ctx);
@@ -748,8 +734,6 @@ const throttled: BenchCase = {
     const u1 = (up.get('up 1') as Timing).ms;
     const t4 = (med.get('4 streams') as Timing).ms;
     const t1 = (med.get('1 stream') as Timing).ms;
-    const ideal = rampIdealMs(data.size, throttle, 4, ADD_STREAM_EVERY_MS);
-    const nominal = (data.size / throttle) * 1000;
     const what = `${fmtSize(data.size)} at ${fmtSize(throttle)}/s per response`;
     return [
       {
@@ -776,13 +760,119 @@ const throttled: BenchCase = {
         target: `≥ ${TARGET.streamsThrottled}x`,
         pass: u1 / u4 >= TARGET.streamsThrottled,
       },
+    ];
+  },
+};
+
+/**
+ * The ramp through git-lfs: an object that one connection under the fake's per-connection cap moves in about
+ * 24 s, fetched and pushed by git-lfs through the agent (4 streams, pieces on the way up) against one connection
+ * (curl) under the same cap, in the same rounds.
+ */
+const ramp: BenchCase = {
+  id: 'dropbox-ramp',
+  async run(ctx) {
+    const f = await fake(ctx);
+    const { ramp: size, rampSeconds } = sizes(ctx);
+    const data = await ctx.memo('dropbox-data-ramp', async () => {
+      await mkdir(join(ctx.work, 'data'), { recursive: true });
+      const d = writeRandomFile(join(ctx.work, 'data', 'dropbox-ramp.bin'), size);
+      await syncDisks();
+      return d;
+    });
+    const repo = await makeRepo(ctx, 'ramp4', 4, data);
+    const remote = remotePath(data.oid);
+    const curlPath = `/bench-curl/${data.oid}`;
+    const out = join(ctx.work, 'data', 'dropbox-ramp-curl.bin');
+    const cap = Math.round(size / rampSeconds);
+    const streams: StreamTally = new Map();
+    const watch = streamWatch(repo, 'fetch', streams);
+    // The fake paces every byte, so these times hardly vary: 2 rounds.
+    const rounds = Math.min(ctx.opts.rounds, 2);
+    await f.ensure(remote, data);
+    await f.call('POST', 'throttle', { bytesPerSec: cap });
+    let down: Map<string, Timing>;
+    try {
+      down = await interleave(
+        ctx,
+        `dropbox fetch ${fmtSize(size)} at ${fmtSize(cap)}/s per connection`,
+        [
+          {
+            name: 'fetch',
+            prepare: async () => {
+              await clearLfs(repo);
+              await watch.before();
+            },
+            run: () => git(repo, ['lfs', 'fetch', 'origin', 'main']),
+            check: async () => {
+              const got = await sizeOf(localObject(repo.repo, data.oid));
+              if (got !== size) throw new Error(`git lfs fetch left ${got} bytes, want ${size}`);
+              await watch.after();
+            },
+          },
+          {
+            name: 'curl',
+            prepare: () => rm(out, { force: true }),
+            run: () => curlDownload(f, remote, out),
+            check: async () => {
+              const got = await sizeOf(out);
+              if (got !== size) throw new Error(`curl downloaded ${got} bytes, want ${size}`);
+            },
+          },
+        ],
+        rounds,
+        coldCache(ctx),
+      );
+    } finally {
+      await f.call('POST', 'throttle', { bytesPerSec: 0 });
+      await rm(out, { force: true });
+    }
+    // The object must be back in .git/lfs/objects for the push (the fetch rounds leave it there).
+    await f.call('POST', 'throttle', { uploadBytesPerSec: cap });
+    let up: Map<string, Timing>;
+    try {
+      up = await interleave(
+        ctx,
+        `dropbox push ${fmtSize(size)} at ${fmtSize(cap)}/s per request`,
+        [
+          {
+            name: 'push',
+            prepare: () => f.remove(remote),
+            run: () => git(repo, ['lfs', 'push', 'origin', 'main']),
+            check: () => expectStored(f, remote, size, 'git lfs push'),
+          },
+          {
+            name: 'curl',
+            prepare: () => f.remove(curlPath),
+            run: () => curlUpload(f, data, curlPath),
+            check: () => expectStored(f, curlPath, size, 'curl'),
+          },
+        ],
+        rounds,
+      );
+    } finally {
+      await f.call('POST', 'throttle', { uploadBytesPerSec: 0 });
+      await f.ensure(remote, data);
+    }
+    const t = (m: Map<string, Timing>, k: string) => (m.get(k) as Timing).ms;
+    const what = `${fmtSize(size)} at ${fmtSize(cap)}/s per connection`;
+    const cell = (ms: number) => `${fmtMs(ms)}, ${fmtRate(size, ms)}`;
+    return [
       {
-        name: `the ramp's ceiling, ${what}: a stream more every ${ADD_STREAM_EVERY_MS / 1000} s up to 4 vs 1 (computed)`,
-        ours: fmtMs(ideal),
-        baseline: fmtMs(nominal),
-        ratio: fmtRatio(nominal / ideal),
-        target: '-',
-        pass: null,
+        name: `git lfs fetch ${what}, downloadstreams 4 vs one connection (curl)`,
+        ours: `${cell(t(down, 'fetch'))}${reachedNote(streams, 'fetch')}`,
+        baseline: cell(t(down, 'curl')),
+        ratio: fmtRatio(t(down, 'curl') / t(down, 'fetch')),
+        target: `≥ ${TARGET.ramp}x`,
+        pass: t(down, 'curl') / t(down, 'fetch') >= TARGET.ramp,
+      },
+      {
+        name: `git lfs push ${what}, uploadstreams 4 (pieces) vs one connection (curl)`,
+        ours: cell(t(up, 'push')),
+        baseline: cell(t(up, 'curl')),
+        ratio: fmtRatio(t(up, 'curl') / t(up, 'push')),
+        target: `≥ ${TARGET.ramp}x`,
+        pass: t(up, 'curl') / t(up, 'push') >= TARGET.ramp,
       },
     ];
   },
@@ -879,5 +969,5 @@ export const dropboxBench: BenchGroup = {
     '- Peak RSS: VmHWM of the agent run directly, one object each way, at two sizes; "at init" is the most VmHWM',
     '  any of those agents had when it answered init, before its transfer.',
   ].join('\n'),
-  cases: [push, pull, throttled, rss],
+  cases: [push, pull, throttled, ramp, rss],
 };

@@ -1,7 +1,6 @@
 /**
- * Parallel ranged download of one object (PROTOCOL.md §6, the resumable-clone proposal's adaptive scheme):
- * start with one stream; every interval, add a stream on the next segment while total throughput still grew by
- * ≥ 10 %, up to lfs-bridge.downloadstreams. Segments land at their offsets in the .part; a sidecar records each
+ * Parallel ranged download of one object: start with one stream, and let the ramp (ramp.ts) add streams while
+ * they pay, up to lfs-bridge.downloadstreams. Segments land at their offsets in the .part; a sidecar records each
  * segment's bytes written (updated after the data, so it may lag the file but never lead it). SHA-256 runs in
  * object order in the part file (partfile.ts): from memory at the frontier, read back for segments behind it.
  * With one stream this is the plain sequential download: one request from the first missing byte to the end.
@@ -35,6 +34,16 @@ interface State {
   size: number;
   segment: number;
   segments: Segment[];
+}
+
+/**
+ * The segment size for a new download: 8 MiB, smaller for an object that would give each stream fewer than 16
+ * (a stream reads a run of segments in one request, so small segments cost no requests; they shorten the tail,
+ * where the last segment of a slow connection would otherwise run alone).
+ */
+export function segmentFor(size: number, streams: number): number {
+  const MiB = 1024 * 1024;
+  return Math.min(SEGMENT, Math.max(MiB, Math.floor(size / (16 * streams) / MiB) * MiB));
 }
 
 export function plan(size: number, segment = SEGMENT): Segment[] {
@@ -86,7 +95,8 @@ export interface SegmentOptions {
   meter: ProgressMeter;
   maxStreams: number;
   segment?: number;
-  intervalMs?: number;
+  /** The ramp's measurement window (ramp.ts). */
+  windowMs?: number;
   /** Write and hash on the disk thread (default: by size, see partfile.ts). */
   diskThread?: boolean;
 }
@@ -113,7 +123,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
   if (Array.isArray(loaded)) segs = loaded;
   else {
     // A plain sequential partial (or none): its prefix becomes done bytes of the leading segments.
-    segs = plan(size, o.segment);
+    segs = plan(size, o.segment ?? segmentFor(size, o.maxStreams));
     let left = length;
     for (const s of segs) {
       s.done = Math.min(left, s.end - s.start);
@@ -134,7 +144,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
         .then(async () => {
           const st: State = {
             size,
-            segment: o.segment ?? SEGMENT,
+            segment: segs[0] ? segs[0].end - segs[0].start : SEGMENT,
             segments: segs.map(({ start, end, done }) => ({ start, end, done })),
           };
           const tmp = `${o.statePath}.${process.pid}.tmp`;
@@ -164,6 +174,8 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
 
     const open_ = (x: Segment) => !x.busy && (x.sent ?? x.done) < x.end - x.start;
     let running = 0;
+    /** Bytes received from the network (not yet written, re-reads included): the ramp's measure, in socket reads. */
+    let received = 0;
     let ramp: Ramp | undefined; // streams wanted now: ramp.target (1 until it starts)
     const target = () => ramp?.target ?? 1;
     /**
@@ -299,6 +311,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
                 return;
               }
               fill += n;
+              received += n;
               const seg = segs[cur];
               if (fill < buf!.length && at + fill < seg.end) return;
               nextBuffer(writeOut());
@@ -337,10 +350,11 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     const workers: Promise<void>[] = [worker()];
     ramp = new Ramp({
       max: o.maxStreams,
-      intervalMs: o.intervalMs,
-      bytes: total,
+      windowMs: o.windowMs,
+      bytes: () => received,
       canAdd: () => claim() >= 0,
       add: () => workers.push(worker()),
+      onWindow: (moved, n) => ctx.log.debug(`${oid}: download ramp window: ${moved} bytes at ${n} stream(s)`),
       onChange: (n, rate) => ctx.log.debug(`${oid}: ${n} download streams (${Math.round(rate / 1000)} kB/s before)`),
     });
     try {

@@ -9,9 +9,10 @@ export const TINY = 1 << 20;
 
 export const READ_HWM = 1 << 20; // SHA-256 runs ~2x faster on 1 MiB reads than on 64 KiB ones (PROVIDERS.md §5)
 
-export function readRange(path: string, start: number, endExclusive: number): Readable {
+/** `readBytes`: the size of each read (smaller pieces let the ramp see the send rate finely: ramp.ts). */
+export function readRange(path: string, start: number, endExclusive: number, readBytes = READ_HWM): Readable {
   if (endExclusive <= start) return Readable.from([]); // fs streams cannot express an empty range
-  return createReadStream(path, { start, end: endExclusive - 1, highWaterMark: READ_HWM });
+  return createReadStream(path, { start, end: endExclusive - 1, highWaterMark: readBytes });
 }
 
 const HASH_BUF = 2 << 20;

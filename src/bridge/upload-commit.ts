@@ -138,9 +138,14 @@ export async function complete(src: string, hash: StreamHash): Promise<void> {
 }
 
 /** [from, from+length) of the source through a tap (hash, progress, rate limit, verification as `o` asks). */
-export function sourceBody(src: string, from: number, length: number, o: TapOptions): Transform {
+export function sourceBody(
+  src: string,
+  from: number,
+  length: number,
+  o: TapOptions & { readBytes?: number },
+): Transform {
   const t = tap(o);
-  pipeline(readRange(src, from, from + length), t, () => {}); // errors reach the provider through `t`
+  pipeline(readRange(src, from, from + length, o.readBytes), t, () => {}); // errors reach the provider through `t`
   return t;
 }
 

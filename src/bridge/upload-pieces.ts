@@ -2,7 +2,7 @@ import type { UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
-import { Ramp } from './ramp.js';
+import { RAMP_READ_BYTES, Ramp } from './ramp.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import {
@@ -148,11 +148,16 @@ function sender(
     return n;
   };
   let sentEver = 0; // for the ramp: grows with every byte sent, re-sends included
+  let ramp: Ramp | undefined;
+  let measuring = true; // until the ramp has decided (or the parallel part is over)
   const one = async (x: Piece, last: boolean) => {
     await withRetry(
       async () => {
         moving.set(x.start, 0);
         const body = sourceBody(src, x.start, x.end - x.start, {
+          // While the ramp measures, the bytes sent are counted in small reads: in 1 MiB steps a capped connection
+          // (a few MiB/s) looks like 0 or 1 MiB per window, and the ramp would judge noise.
+          readBytes: measuring && ramp?.deciding !== false ? RAMP_READ_BYTES : undefined,
           start: x.start,
           rate: ctx.rate,
           onPosition: (pos) => {
@@ -184,7 +189,6 @@ function sender(
       let next = 0;
       let running = 0;
       let failure: unknown;
-      let ramp: Ramp | undefined;
       const worker = async (): Promise<void> => {
         running++;
         try {
@@ -200,9 +204,11 @@ function sender(
       const workers = [worker()];
       ramp = new Ramp({
         max,
+        judge: 'optimistic', // what the socket took is not what the server received (ramp.ts)
         bytes: () => sentEver,
         canAdd: () => next < xs.length,
         add: () => workers.push(worker()),
+        onWindow: (moved, n) => ctx.log.debug(`${req.oid}: upload ramp window: ${moved} bytes at ${n} stream(s)`),
         onChange: (n, rate) =>
           ctx.log.debug(`${req.oid}: ${n} upload streams (${Math.round(rate / 1000)} kB/s before)`),
       });
@@ -214,6 +220,7 @@ function sender(
         }
       } finally {
         ramp.stop();
+        measuring = false;
       }
       if (failure) throw failure;
       if (signal.aborted) throw signal.reason;
