@@ -29,6 +29,8 @@ const PAID_WELL = 0.5;
 const JUDGE_WINDOWS = 3;
 /** A window that carries less than this share of the one before is still the tail of a burst. */
 const BURST_DECAY = 0.8;
+/** A transfer moving at this share of its configured limit is held by the limit, not by its connections. */
+const NEAR_CEILING = 0.8;
 /** Most windows left unjudged after a change. */
 const MAX_SETTLE = 6;
 
@@ -45,6 +47,8 @@ export interface RampOptions {
   windowMs?: number;
   /** Bytes moved so far (monotonic). */
   bytes: () => number;
+  /** A limit on the whole transfer (bytes/s: lfs-bridge.maxrate): near it, more streams cannot help. */
+  ceiling?: number;
   /** Is there work for one more stream? */
   canAdd: () => boolean;
   /** Start one more stream (`target` is already raised). */
@@ -130,6 +134,7 @@ export class Ramp {
     // (measured on loopback: 4 streams 0.67x of one).
     // (An upload's window may carry nothing at all: its socket is full, which is anything but fast.)
     if ((rate <= 0 && this.o.judge !== 'optimistic') || perSec / this.target >= FAST_STREAM) return;
+    if (this.o.ceiling && perSec >= this.o.ceiling * NEAR_CEILING) return; // the limit is ours, not the link's
     if (this.target >= this.o.max) {
       this.done = true;
       return;

@@ -352,6 +352,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
       max: o.maxStreams,
       windowMs: o.windowMs,
       bytes: () => received,
+      ceiling: ctx.config.maxRate,
       canAdd: () => claim() >= 0,
       add: () => workers.push(worker()),
       onWindow: (moved, n) => ctx.log.debug(`${oid}: download ramp window: ${moved} bytes at ${n} stream(s)`),

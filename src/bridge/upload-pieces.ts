@@ -206,6 +206,7 @@ function sender(
         max,
         judge: 'optimistic', // what the socket took is not what the server received (ramp.ts)
         bytes: () => sentEver,
+        ceiling: ctx.config.maxRate,
         canAdd: () => next < xs.length,
         add: () => workers.push(worker()),
         onWindow: (moved, n) => ctx.log.debug(`${req.oid}: upload ramp window: ${moved} bytes at ${n} stream(s)`),

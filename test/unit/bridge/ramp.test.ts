@@ -15,6 +15,7 @@ function drive(
   windows: number,
   canAdd = () => true,
   judge: 'throughput' | 'optimistic' = 'throughput',
+  ceiling?: number,
 ) {
   let bytes = 0;
   let tick: (() => void) | undefined;
@@ -22,6 +23,7 @@ function drive(
   const ramp = new Ramp({
     max,
     judge,
+    ceiling,
     windowMs: W,
     bytes: () => bytes,
     canAdd,
@@ -123,13 +125,31 @@ describe('bridge/ramp (adaptive stream count)', () => {
     // An upload's counts: a whole piece into the socket buffers, then nothing until the server has read it.
     let w = 0;
     const bursty = () => (w++ % 4 === 0 ? 4 * MiB : 0);
-    assert.deepEqual(drive(4, bursty, 8, () => true, 'optimistic'), [2, 4, 4, 4, 4, 4, 4, 4]);
+    assert.deepEqual(
+      drive(4, bursty, 8, () => true, 'optimistic'),
+      [2, 4, 4, 4, 4, 4, 4, 4],
+    );
     assert.deepEqual(drive(4, fullLink(4 * MiB), 8, () => true, 'optimistic').at(-1), 4);
     const fast = () => ((FAST_STREAM * W) / 1000) * 1.1;
     assert.deepEqual(
       drive(4, fast, 8, () => true, 'optimistic'),
       [1, 1, 1, 1, 1, 1, 1, 1],
     );
+  });
+
+  it('near the configured bandwidth limit (lfs-bridge.maxrate) adds no stream, in either mode', () => {
+    const limit = 30 * MiB; // per second
+    const atLimit = () => (limit * W) / 1000;
+    assert.deepEqual(
+      drive(4, atLimit, 6, () => true, 'throughput', limit),
+      [1, 1, 1, 1, 1, 1],
+    );
+    assert.deepEqual(
+      drive(4, atLimit, 6, () => true, 'optimistic', limit),
+      [1, 1, 1, 1, 1, 1],
+    );
+    // Far below the limit (a capped connection), streams are added as without one.
+    assert.equal(drive(4, capped(MiB), 8, () => true, 'throughput', limit).at(-1), 4);
   });
 
   it('never splits a stream that is already fast (the limit is on this machine)', () => {
