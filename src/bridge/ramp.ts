@@ -5,7 +5,10 @@
  * not pay; never split a stream that is already fast (the limit is then here, not in the connection).
  */
 
-/** How often the ramp looks at throughput (PROTOCOL.md says ~2 s; 1 s reaches 4 streams sooner, measured in BENCHMARKS.md). */
+/**
+ * How often the ramp looks at throughput (docs/architecture.md "The ramp"): 1 s reaches 4 streams sooner than
+ * the 2 s first planned, measured in BENCHMARKS.md.
+ */
 export const ADD_STREAM_EVERY_MS = 1000;
 /** Bytes/s of one stream above which parallel streams cannot help (cloud links give one connection far less). */
 export const FAST_STREAM = 96 * 1024 * 1024;

@@ -1,10 +1,11 @@
 /**
- * Parallel ranged download of one object (PROTOCOL.md §6, the resumable-clone proposal's adaptive scheme):
+ * Parallel ranged download of one object (the resumable-clone proposal's adaptive scheme):
  * start with one stream; every interval, add a stream on the next segment while total throughput still grew by
  * ≥ 10 %, up to lfs-bridge.downloadstreams. Segments land at their offsets in the .part; a sidecar records each
  * segment's bytes written (updated after the data, so it may lag the file but never lead it). SHA-256 runs in
  * object order in the part file (partfile.ts): from memory at the frontier, read back for segments behind it.
  * With one stream this is the plain sequential download: one request from the first missing byte to the end.
+ * See docs/architecture.md "One download", "The ramp".
  */
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { BridgeError, corrupt, transient } from '../errors.js';
