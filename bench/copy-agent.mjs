@@ -1,4 +1,4 @@
-// The benchmark baseline: the least a git-lfs standalone custom transfer agent can do (PROTOCOL.md §1-§3).
+// The benchmark baseline: the least a git-lfs standalone custom transfer agent can do (docs/protocol.md "Messages").
 // Upload copies `path` to <store>/<oid>; download copies <store>/<oid> to a unique file in <lfs>/tmp and hands
 // it over. No hashing, no locks, no resume, one progress event per object; no fsync unless `--fsync` (an
 // informational baseline that pays for durability as our agent does). Plain JavaScript run by plain `node` (no

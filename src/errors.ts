@@ -16,7 +16,7 @@ export type ErrorKind =
   | 'Config' // the user's configuration is wrong: the message names the fix
   | 'Unexpected';
 
-/** Wire codes (PROTOCOL.md §4): git-lfs only prints them, users and tests read them. */
+/** Wire codes (docs/protocol.md "Errors and exit codes"): git-lfs only prints them, users and tests read them. */
 export const wireCode: Record<ErrorKind, number> = {
   BadRequest: 400,
   Auth: 401,

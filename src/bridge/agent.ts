@@ -1,7 +1,8 @@
 /**
- * The request loop of `lfs-bridge transfer` (PROTOCOL.md §1, §4): reads stdin continuously, serves requests
+ * The request loop of `lfs-bridge transfer`: reads stdin continuously, serves requests
  * strictly in order, answers every object with exactly one `complete`, and never lets a failure escape as
  * anything but that object's error. stdout carries protocol JSON only.
+ * See docs/protocol.md "Serving requests".
  */
 
 import { createInterface } from 'node:readline';

@@ -1,7 +1,8 @@
 /**
- * One object from the provider to git-lfs (DESIGN.md flow, step 4; PROTOCOL.md §3, §6): continue the partial
+ * One object from the provider to git-lfs: continue the partial
  * in <lfs>/incomplete/lfs-bridge, hash in order as bytes land, verify SHA-256 == oid, and only then hand a
  * complete file over in <lfs>/tmp. A mismatch deletes the partial, retries once from zero, then fails with 422.
+ * See docs/architecture.md "One download", docs/protocol.md "Where files go".
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';

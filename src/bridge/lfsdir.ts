@@ -1,7 +1,8 @@
 /**
- * Where git-lfs keeps objects for the repository at cwd (PROTOCOL.md §2): lfs.storage from git config
+ * Where git-lfs keeps objects for the repository at cwd: lfs.storage from git config
  * (relative → joined to the common dir), else <common dir>/lfs. Never ./.git, never --git-path (wrong in linked
  * worktrees). Found on first use, then cached by the caller.
+ * See docs/protocol.md "Where files go".
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { configError } from '../errors.js';

@@ -1,11 +1,12 @@
 /**
- * Cross-process locks (DESIGN.md: locks) — per-object upload/download locks and the token-refresh lock: a file
+ * Cross-process locks — per-object upload/download locks and the token-refresh lock: a file
  * holding pid, host and time. A lock whose pid is gone is stale and taken over; a live one is waited on with a
  * bound, never forever. The two races of a plain `open('wx')` + write are closed:
  * - the file appears complete: it is written under a private name and hard-linked into place (link(2) fails with
  *   EEXIST like O_EXCL), so a waiter never reads a half-written lock and mistakes it for a stale one;
  * - a stale lock (its pid gone) is removed only by the holder of a short-lived guard file, after re-reading it,
  *   so two waiters cannot both remove it and both take the lock.
+ * See docs/architecture.md "Locks".
  */
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rm, stat } from 'node:fs/promises';

@@ -1,7 +1,8 @@
 /**
- * Per-object progress for git-lfs (PROTOCOL.md §5): bytesSoFar only rises, Σ bytesSinceLast equals it,
+ * Per-object progress for git-lfs: bytesSoFar only rises, Σ bytesSinceLast equals it,
  * at most one event per interval, the first non-zero event and the final one go out at once
  * (git-lfs holds back workers 1..N-1 until worker 0 reports bytesSoFar > 0).
+ * See docs/protocol.md "Progress".
  */
 import type { ProgressEvent } from './protocol.js';
 

@@ -1,6 +1,7 @@
 /**
- * The git-lfs custom transfer protocol (PROTOCOL.md §1): message types, request validation and the
+ * The git-lfs custom transfer protocol: message types, request validation and the
  * line-delimited JSON writer. Nothing here knows about providers.
+ * See docs/protocol.md "Messages".
  */
 import { type BridgeError, badRequest } from '../errors.js';
 

@@ -1,7 +1,8 @@
 /**
- * Upload resume records (PROTOCOL.md §6): the session handle is a bearer capability, so the records live in
+ * Upload resume records: the session handle is a bearer capability, so the records live in
  * the keychain next to the tokens. The server stays the truth about the offset; the record is a hint.
  * Without a keychain (LFS_BRIDGE_<P>_TOKEN in CI) records live in memory: resume within one process only.
+ * See docs/architecture.md "Resume state".
  */
 import type { SecretStore } from '../keychain/index.js';
 import type { UploadSession } from '../providers/types.js';

@@ -1,5 +1,6 @@
 /**
- * The one place that sleeps and retries (STYLE.md: classify at the edge, retry in the centre).
+ * The one place that sleeps and retries: providers classify at the edge, this retries in the centre
+ * (docs/architecture.md "Errors and retries").
  * Policy is data; a server's Retry-After beats our backoff; only retryable BridgeErrors are retried.
  */
 import { type BridgeError, toBridgeError } from '../errors.js';

@@ -7,7 +7,8 @@ import type { StreamHash } from './tap.js';
 /** Objects this small are read in one piece and verified before a byte moves on: no stream machinery per object. */
 export const TINY = 1 << 20;
 
-export const READ_HWM = 1 << 20; // SHA-256 runs ~2x faster on 1 MiB reads than on 64 KiB ones (PROVIDERS.md §5)
+/** SHA-256 runs ~2x faster on 1 MiB reads than on 64 KiB ones (docs/architecture.md "One upload"). */
+export const READ_HWM = 1 << 20;
 
 /** `readBytes`: the size of each read (smaller pieces let the ramp see the send rate finely: ramp.ts). */
 export function readRange(path: string, start: number, endExclusive: number, readBytes = READ_HWM): Readable {

@@ -1,8 +1,9 @@
 /**
- * One object from <lfs>/objects to the provider (DESIGN.md flow, step 3): stat first (nothing is sent for an
+ * One object from <lfs>/objects to the provider: stat first (nothing is sent for an
  * object already there), a one-shot put for small objects, otherwise a chunked session that resumes from the
  * server's committed offset. Every byte is hashed once as it is sent; the source is verified before its last
  * byte leaves; the server's size and hash are checked after the commit.
+ * See docs/architecture.md "One upload".
  */
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';

@@ -1,8 +1,9 @@
 /**
- * The one HTTP layer (DESIGN.md src/http): undici's `request` (streams Node bodies without retaining them,
+ * The one HTTP layer: undici's `request` (streams Node bodies without retaining them,
  * unlike Node 20's fetch with redirects — undici issue 4058), HTTPS_PROXY/NO_PROXY through EnvHttpProxyAgent
  * (Node 20 ignores them by itself), stall timeouts, a User-Agent, and the LFS_BRIDGE_<P>_ENDPOINT override.
  * Status-code classification stays with each provider's errors.ts.
+ * See docs/architecture.md "Modules".
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';

@@ -1,9 +1,10 @@
 /**
- * A valid access token for the agent (DESIGN.md src/oauth): LFS_BRIDGE_<P>_TOKEN as is; else the keychain record's
+ * A valid access token for the agent: LFS_BRIDGE_<P>_TOKEN as is; else the keychain record's
  * token while it has 5 minutes left; else one refresh under a cross-process lock. git-lfs runs N agents at once:
  * each re-reads the record after taking the lock, so whoever comes second finds the fresh token and N agents
  * refresh once. A rotated refresh token (Microsoft) is written before the lock is released and before the new
  * access token is handed out.
+ * See docs/providers.md "OAuth across providers" and docs/architecture.md "Locks".
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 /**
- * Logged-in accounts: one keychain record per provider and account, at `token:<provider>:<account>` (DESIGN.md,
- * src/keychain). The account is the user's email unless `login --account NAME` chose another name.
+ * Logged-in accounts: one keychain record per provider and account, at `token:<provider>:<account>`. The account
+ * is the user's email unless `login --account NAME` chose another name.
+ * See docs/architecture.md "Secrets and logging".
  */
 import { authError, configError } from '../errors.js';
 import { openSecretStore, type SecretStore } from '../keychain/index.js';

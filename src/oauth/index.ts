@@ -1,6 +1,7 @@
 /**
- * The OAuth 2 engine shared by the cloud providers (DESIGN.md src/oauth). The agent needs `getAccessToken`;
+ * The OAuth 2 engine shared by the cloud providers. The agent needs `getAccessToken`;
  * the login/logout commands need `login`/`logout`; status and setup need `listAccounts`/`selectAccount`.
+ * See docs/architecture.md "Modules".
  */
 
 export { type AccessOptions, type AccessToken, FRESH_MS, forgetCachedTokens, getAccessToken } from './access.js';

@@ -1,6 +1,7 @@
 /**
- * What differs between the providers' OAuth 2 servers, as data (PROVIDERS.md §§2–4, §5 "OAuth traps"). The engine
+ * What differs between the providers' OAuth 2 servers, as data. The engine
  * in this folder reads a spec and never names a provider; each provider's `auth.ts` exports its spec.
+ * See docs/providers.md "OAuth across providers".
  */
 import { configError } from '../errors.js';
 import { endpointFor, rebase } from '../http/index.js';

@@ -1,8 +1,9 @@
 /**
  * Token sets and the token endpoint. A TokenSet keeps its secrets in private fields: JSON, inspect and string
- * forms show who and until when, never a token (STYLE.md §3); every secret is registered with the log mask.
- * Token requests are ours — form bodies through src/http — never query strings (PROVIDERS.md §5: the Dropbox SDK
- * puts code_verifier and refresh_token in the URL).
+ * forms show who and until when, never a token; every secret is registered with the log mask.
+ * Token requests are ours — form bodies through src/http — never query strings (the Dropbox SDK puts
+ * code_verifier and refresh_token in the URL).
+ * See docs/architecture.md "Secrets and logging", docs/providers.md "OAuth across providers".
  */
 import { inspect } from 'node:util';
 import { authError, BridgeError, configError, rateLimited, transient } from '../errors.js';

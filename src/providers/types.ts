@@ -1,6 +1,7 @@
 /**
- * The provider contract (DESIGN.md, STYLE.md §3): a few stateless primitives plus capabilities as data.
+ * The provider contract: a few stateless primitives plus capabilities as data.
  * Providers know their API; they never loop over chunks, retry, sleep, hash or report progress — src/bridge does.
+ * See docs/architecture.md "The provider contract".
  */
 import type { Readable } from 'node:stream';
 import type { BridgeConfig, ProviderName } from '../config/index.js';

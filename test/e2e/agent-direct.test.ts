@@ -1,9 +1,10 @@
 /**
- * AT-3 (PROTOCOL.md §1, §3, §4, §5): `lfs-bridge transfer` run directly with scripted stdin — valid transfers,
+ * AT-3: `lfs-bridge transfer` run directly with scripted stdin — valid transfers,
  * failures and malformed requests — writes nothing to stdout but LDJSON protocol messages, answers every request
  * that names an oid with exactly one `complete`, in order, and exits 0 after `terminate`. Also with
  * LFS_BRIDGE_DEBUG=1; also EOF without terminate, and a request before init. Downloads hand over verified files in
  * <lfs>/tmp and write nowhere but there, <lfs>/incomplete/lfs-bridge and the store.
+ * See docs/protocol.md "Acceptance tests", "Messages", "Serving requests", "Progress".
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

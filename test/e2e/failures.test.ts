@@ -1,7 +1,8 @@
 /**
- * Failures through real git + git-lfs (PROTOCOL.md §4, §7.6, §7.7, §7.9): AT-4 (one object fails, the others are
+ * Failures through real git + git-lfs: AT-4 (one object fails, the others are
  * stored, the push fails with our message), a corrupted and a missing object in the store on pull, and an init
  * error for a store that is gone.
+ * See docs/protocol.md "Errors and exit codes", AT-4, S6, S7, S9.
  */
 import assert from 'node:assert/strict';
 import { cp, mkdir, rm } from 'node:fs/promises';
@@ -105,7 +106,8 @@ describe('e2e: failures', function () {
       remote = await sb.remote();
       store = await sb.store();
       const work = await sb.workRepo('work', remote, store);
-      // The §7 fixture: 4 commits, 12 distinct objects of 18 B to 2 KiB (plus one of 1 MiB to corrupt mid-file).
+      // The fixture of docs/protocol.md S6 and S7: 4 commits, 12 distinct objects of 18 B to 2 KiB (plus one
+      // of 1 MiB to corrupt mid-file).
       objs = [];
       const sizes = [18, 50, 100, 200, 300, 500, 700, 900, 1200, 1500, 2 * KiB, MiB];
       for (let c = 0; c < 4; c++) {

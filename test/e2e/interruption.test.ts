@@ -1,7 +1,8 @@
 /**
- * Interruption (PROTOCOL.md §6, §7.14): kill -9 the node agent in the middle of a throttled 100 MiB download or
+ * Interruption: kill -9 the node agent in the middle of a throttled 100 MiB download or
  * upload, run the command again, and it continues from the partial: the resumed transfer's first progress event
  * already reports at least the bytes the partial held, and the result is byte-equal.
+ * See docs/protocol.md S14, docs/architecture.md "Resume state".
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';

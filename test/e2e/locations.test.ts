@@ -1,7 +1,8 @@
 /**
- * Where things go (PROTOCOL.md §2 "Directory and environment", §7.11): commands run from a subdirectory, a linked
+ * Where things go: commands run from a subdirectory, a linked
  * worktree, and lfs.storage (absolute and relative) — objects land where `git lfs env` says LocalMediaDir is, and
  * the agent's own files sit next to it.
+ * See docs/protocol.md "Where files go", S11.
  */
 import assert from 'node:assert/strict';
 import { join, relative } from 'node:path';

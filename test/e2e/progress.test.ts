@@ -1,7 +1,8 @@
 /**
- * Progress as git-lfs sees it (PROTOCOL.md §5): AT-1 (visible progress on a throttled 100 MiB push), AT-2 (every
+ * Progress as git-lfs sees it: AT-1 (visible progress on a throttled 100 MiB push), AT-2 (every
  * oid's progress is monotonic and ends at its size, then its complete), AT-5 (8 workers, interleaved progress),
- * and a re-push that sends nothing yet still reports each object in full (§7.12).
+ * and a re-push that sends nothing yet still reports each object in full.
+ * See docs/protocol.md "Progress", "Acceptance tests", S12.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';

@@ -1,7 +1,8 @@
 /**
- * PROTOCOL.md §7.1, §7.8, §7.16: a push of 12 objects from 1 byte to 10 MiB plus one of 100 MiB through the real
+ * A push of 12 objects from 1 byte to 10 MiB plus one of 100 MiB through the real
  * git + git-lfs into the `local` store, and back out through a fresh clone — by hand (skip smudge, setup,
  * git lfs pull) and with `lfs-bridge clone` reading the committed .lfs-bridge. A clone before setup fails.
+ * See docs/protocol.md S1, S8, S16.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 /**
- * git-lfs's tmp sweep spares our partials (PROTOCOL.md §3, §7.15), and two git-lfs commands fetching the same
- * objects in one repository at once both succeed (§7.13).
+ * git-lfs's tmp sweep spares our partials, and two git-lfs commands fetching the same
+ * objects in one repository at once both succeed.
+ * See docs/protocol.md "Where files go", S15 and S13.
  */
 import assert from 'node:assert/strict';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';

@@ -1,6 +1,7 @@
 /**
- * Wiring as git-lfs sees it (PROTOCOL.md §2, §7.10): `git lfs env` lists lfs-bridge after setup and not after
+ * Wiring as git-lfs sees it: `git lfs env` lists lfs-bridge after setup and not after
  * `setup --remove`; `lfs-bridge status --json` agrees, and reports a partial download with its progress.
+ * See docs/protocol.md "Wiring", S10.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -106,7 +107,7 @@ describe('e2e: wiring and status', function () {
       await sb.git(work, ['config', '--unset', k]);
   });
 
-  it('lfs.customtransfer.lfs-bridge.concurrent=false: one agent process serves the whole push (§7.2)', async () => {
+  it('lfs.customtransfer.lfs-bridge.concurrent=false: one agent process serves the whole push (docs/protocol.md S2)', async () => {
     const remote = await sb.remote('remote-serial.git');
     const serialStore = await sb.store('store-serial');
     const repo = await sb.workRepo('serial', remote, serialStore);

@@ -16,7 +16,7 @@ import {
 const errno = (code: string, message = code) => Object.assign(new Error(message), { code });
 
 describe('errors', () => {
-  it('wire codes follow PROTOCOL.md §4', () => {
+  it('wire codes follow docs/protocol.md "Errors and exit codes"', () => {
     const want: Record<ErrorKind, number> = {
       BadRequest: 400,
       Auth: 401,

@@ -1,4 +1,4 @@
-/** Dropbox API v2 wire types we use (Stone spec files.stone / auth.stone; PROVIDERS.md §2). */
+/** Dropbox API v2 wire types we use (Stone spec files.stone / auth.stone; docs/providers.md "Dropbox"). */
 
 export interface FileMetadata {
   '.tag': 'file';

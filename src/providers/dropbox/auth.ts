@@ -1,6 +1,7 @@
 /**
- * Dropbox's OAuth 2 configuration for src/oauth (PROVIDERS.md §2 "OAuth", §5 "OAuth traps") and the account
+ * Dropbox's OAuth 2 configuration for src/oauth and the account
  * behind a token. Plain HTTP only: this file is on the agent's path and loads no SDK.
+ * See docs/providers.md "OAuth" (Dropbox) and "OAuth across providers".
  */
 import { authError, BridgeError } from '../../errors.js';
 import { drain, endpointFor, http, rebase, text } from '../../http/index.js';
@@ -11,7 +12,7 @@ const API = 'https://api.dropboxapi.com';
 /** rclone uses 53682 too; Dropbox matches the registered redirect URI exactly, port and path included. */
 export const DEFAULT_REDIRECT_PORT = 53682;
 export const REDIRECT_PATH = '/callback';
-/** What the App Console's Permissions tab must tick (PROVIDERS.md §1). */
+/** What the App Console's Permissions tab must tick (docs/providers.md "OAuth", Dropbox). */
 export const DROPBOX_SCOPES = [
   'account_info.read',
   'files.content.read',
@@ -46,7 +47,7 @@ export async function identify(accessToken: string, env: NodeJS.ProcessEnv): Pro
   return { email: v.email, displayName: v.name?.display_name };
 }
 
-/** auth/token/revoke: ends the access token and (said to: PROVIDERS.md §2) its refresh token. */
+/** auth/token/revoke: ends the access token and (said to: docs/providers.md "OAuth", Dropbox) its refresh token. */
 export async function revoke(accessToken: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   const res = await rpcNoArgs('auth/token/revoke', accessToken, env);
   await drain(res);

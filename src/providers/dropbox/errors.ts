@@ -1,7 +1,8 @@
 /**
- * Dropbox's answers turned into BridgeErrors (STYLE.md: one classifier per provider). 409 carries an
+ * Dropbox's answers turned into BridgeErrors. 409 carries an
  * `error_summary` path of tags; 429 always has Retry-After (or `retry_after` in the body); an expired access
  * token is retryable once the token has been refreshed.
+ * See docs/providers.md "Errors" (Dropbox): one classifier per provider.
  */
 
 import { parseRetryAfter } from '../../bridge/retry.js';

@@ -1,9 +1,10 @@
 /**
- * Dropbox API v2 (PROVIDERS.md §2) as lfs-bridge primitives: stat by path with content_hash, files/upload for
+ * Dropbox API v2 as lfs-bridge primitives: stat by path with content_hash, files/upload for
  * small objects, upload sessions (start / append_v2 / finish, never closed early so the offset can always be
  * queried), and ranged reads of temporary links (no bearer, parallel-friendly; derived afresh, never persisted).
  * Plain streaming HTTP throughout: the SDK buffers downloads whole and needs its fetch rewritten for our endpoint
  * and proxy handling, for four small RPC routes.
+ * See docs/providers.md "Dropbox".
  */
 import { configError } from '../../errors.js';
 import type { Capabilities, ProviderContext, ProviderModule } from '../types.js';

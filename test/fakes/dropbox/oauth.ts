@@ -40,7 +40,7 @@ export interface OAuthOptions {
   counters: Counters;
 }
 
-/** The scopes our app asks for (PROVIDERS.md §1). */
+/** The scopes our app asks for (docs/providers.md "OAuth", Dropbox). */
 export const DEFAULT_SCOPE = 'account_info.read files.content.read files.content.write files.metadata.read';
 /** Dropbox does not document a code lifetime; 10 minutes of the test clock here. */
 const CODE_TTL_MS = 10 * 60_000;

@@ -1,5 +1,5 @@
 /**
- * Fake Dropbox API v2 on 127.0.0.1 for tests and benchmarks (PROVIDERS.md §2, §6). One base URL serves every host's
+ * Fake Dropbox API v2 on 127.0.0.1 for tests and benchmarks. One base URL serves every host's
  * paths: api/content `/2/<route>`, `/oauth2/authorize`, `/oauth2/token`, temporary links `/link/<token>`.
  * Bodies stream between sockets and files under `dataDir` (tmpfs when available); nothing is buffered whole.
  *
@@ -25,6 +25,7 @@
  *   DELETE /__fake/files?path=P[&ns=ID]
  *   POST   /__fake/files/corrupt    {path, byteIndex, ns?}  flips a stored byte (metadata unchanged)
  * Files given without `ns` live in the home namespace of account "default".
+ * See docs/providers.md "The fake Dropbox".
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
@@ -324,7 +325,8 @@ async function applyFault(s: State, c: Ctx, text: string): Promise<'handled' | u
     const headers = { ...(f.headers ?? {}) };
     let body = f.body;
     if (f.status === 429) {
-      // Dropbox always sends Retry-After with 429 (PROVIDERS.md §1); body default: RateLimitError JSON.
+      // Dropbox always sends Retry-After with 429 (docs/providers.md "Rate limits and Retry-After");
+      // the body defaults to a RateLimitError JSON.
       const retry = Object.entries(headers).find(([k]) => k.toLowerCase() === 'retry-after')?.[1] ?? '1';
       headers['Retry-After'] = retry;
       body ??= JSON.stringify({

@@ -95,7 +95,7 @@ class Agent {
   }
 }
 
-/** PROTOCOL.md §5 rules 1–3 for one successful object: returns the progress events. */
+/** docs/protocol.md "Progress" rules 1–3 for one successful object: returns the progress events. */
 function checkProgress(msgs: Msg[], oid: string, size: number): Msg[] {
   const progress = msgs.filter((m) => m.event === 'progress');
   assert.ok(progress.length >= 1, 'every success gets at least one progress event');

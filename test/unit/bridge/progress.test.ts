@@ -20,7 +20,7 @@ function meter(size: number, interval = INTERVAL) {
   return { m, events, clock };
 }
 
-/** PROTOCOL.md §5 rules 1–2 on any event sequence. */
+/** docs/protocol.md "Progress" rules 1–2 on any event sequence. */
 function checkInvariants(events: ProgressEvent[]) {
   let prev = 0;
   for (const e of events) {
@@ -191,7 +191,7 @@ describe('bridge/progress: ProgressMeter', () => {
     await sleep(INTERVAL * 3);
     assert.equal(events.length, 1, 'the pending timer fired after stop()');
     // A stream abandoned by a failed attempt may still report positions after the object's `complete`
-    // (PROTOCOL.md §5 rule 2: nothing follows `complete`).
+    // (docs/protocol.md "Progress" rule 2: nothing follows `complete`).
     clock.t += INTERVAL * 10;
     m.update(50);
     await sleep(INTERVAL * 3);

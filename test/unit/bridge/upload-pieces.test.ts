@@ -1,4 +1,4 @@
-/** How an upload is cut into pieces for a concurrent session (the rules Dropbox sets, PROVIDERS.md §2). */
+/** How an upload is cut into pieces for a concurrent session (the rules Dropbox sets: docs/providers.md "Uploads"). */
 import assert from 'node:assert/strict';
 import { cutPieces, pieceSizeFor } from '../../../src/bridge/upload-pieces.js';
 

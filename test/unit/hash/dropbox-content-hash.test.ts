@@ -6,7 +6,7 @@ import {
   dropboxContentHash,
 } from '../../../src/hash/dropbox-content-hash.js';
 
-// n × 'A' vectors from rclone backend/dropbox/dbhash/dbhash_test.go (PROVIDERS.md §2).
+// n × 'A' vectors from rclone backend/dropbox/dbhash/dbhash_test.go (docs/providers.md "content_hash").
 const vectors: [number, string][] = [
   [0, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'],
   [1, '1cd6ef71e6e0ff46ad2609d403dc3fee244417089aa4461245a4e4fe23a55e42'],
