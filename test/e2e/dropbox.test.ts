@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { sizeOf } from '../../src/fsutil.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { MiB, sha256, writeRandomFile } from '../helpers/files.js';
+import { requireThrowawayKeyring } from '../helpers/keyring-guard.js';
 import { descendants, killAgentsWhen, sleep } from '../helpers/proc.js';
 import { startProxy } from '../helpers/proxy.js';
 import { describeRun } from '../helpers/run.js';
@@ -22,6 +23,9 @@ describe('e2e: dropbox provider against the fake API', function () {
   let sb: Sandbox;
   let token: string;
   let env: Record<string, string>;
+
+  // The agents keep upload resume records in the keychain, and one test stores a login there.
+  before(requireThrowawayKeyring);
 
   beforeEach(async () => {
     fake = await startFakeDropbox();
