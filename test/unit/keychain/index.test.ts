@@ -17,6 +17,7 @@ import {
   stateDir,
 } from '../../../src/keychain/index.js';
 import { requireThrowawayKeyring } from '../../helpers/keyring-guard.js';
+import { itWhere } from '../../helpers/platform.js';
 
 const keychainModule = fileURLToPath(new URL('../../../src/keychain/index.ts', import.meta.url));
 
@@ -68,8 +69,7 @@ describe('keychain', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('configDir / stateDir follow XDG on Linux', function () {
-    if (process.platform !== 'linux') this.skip();
+  itWhere(process.platform === 'linux', 'Linux', 'configDir / stateDir follow XDG on Linux', () => {
     assert.equal(configDir({ XDG_CONFIG_HOME: '/c' }), '/c/lfs-bridge');
     assert.equal(stateDir({ XDG_STATE_HOME: '/s' }), '/s/lfs-bridge');
   });
