@@ -18,6 +18,7 @@ set +e
 LFS_BRIDGE_E2E_IN_PLACE=1 bash scripts/with-keychain.sh npx c8 mocha "${@:-test/**/*.test.ts}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 node scripts/coverage-summary.mjs || echo "no coverage summary (coverage/coverage-summary.json)"
+rm -rf coverage/tmp # the raw V8 coverage of every process: hundreds of MB, all in the report now
 set -e
 count() { grep -Eo "^ +[0-9]+ $1" "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0; }
 # One plain closing line that any CI reads: N passed, N failed, N skipped. Pending tests fail the run (.mocharc.json
