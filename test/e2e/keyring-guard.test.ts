@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,6 +142,35 @@ describe("e2e: the suite never touches a person's keychain", function () {
       if (TOUCHES_KEYCHAIN.test(text) && !GUARDED.test(text)) unguarded.push(f);
     }
     assert.deepEqual(unguarded, [], 'import { requireThrowawayKeyring } from test/helpers/keyring-guard.ts');
+  });
+
+  it("a process a test starts from its Sandbox cannot reach the person's keyring (no guard asked)", async () => {
+    // A test that forgot the guard: it runs, but what it spawns gets a session bus address that leads nowhere.
+    const spec = join(dir, 'forgot-the-guard.test.ts');
+    await writeFile(
+      spec,
+      `import { spawnSync } from 'node:child_process';
+       import { Sandbox } from ${JSON.stringify(join(ROOT, 'test/helpers/sandbox.ts'))};
+       it('spawns a process that writes a login', async () => {
+         const sb = await Sandbox.create('forgot');
+         try {
+           const write = "import { AsyncEntry } from '@napi-rs/keyring'; " +
+             "await new AsyncEntry('lfs-bridge', 'token:dropbox:intruder@example.com').setPassword('x');";
+           const r = spawnSync(process.execPath, ['--input-type=module', '-e', write], { cwd: ${JSON.stringify(ROOT)}, env: sb.env });
+           console.log('the write exited ' + r.status);
+         } finally {
+           await sb.cleanup();
+         }
+       });`,
+    );
+    const r = await run(process.execPath, [join(ROOT, 'node_modules/mocha/bin/mocha.js'), spec], {
+      cwd: ROOT,
+      env: person!.env,
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /the write exited [1-9]/);
+    assert.deepEqual(await entries(person!.env), { 'token:dropbox:me@example.com': login }, "the person's keyring");
   });
 
   for (const how of ['a plain `npx mocha` on their desktop', 'the throwaway keyring named, but their bus'] as const)
