@@ -68,6 +68,11 @@ export class DiskThread {
     this.worker.unref();
   }
 
+  /** The heap limits the thread runs with (tests check they are the shipped ones). */
+  get resourceLimits() {
+    return this.worker.resourceLimits;
+  }
+
   nextId(): number {
     return ++this.ids;
   }
@@ -109,16 +114,17 @@ export function diskThread(): DiskThread {
 }
 
 /** The thread holds a few small objects per message: a small heap keeps the agent's peak RSS down. */
-const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
+export const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 };
 
 function spawn(): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
-    // Run from source under tsx (the unit tests): workers do not inherit its loader, so register it first.
+    // Run from source under tsx (the unit tests): workers do not inherit its loader, so register it first. The
+    // same heap limits as shipped: the tests run the thread as users do.
     const entry = new URL('./disk-worker.ts', here).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    return new Worker(boot, { eval: true });
+    return new Worker(boot, { eval: true, resourceLimits: LIMITS });
   }
   return new Worker(new URL('./disk-worker.js', here), { resourceLimits: LIMITS });
 }

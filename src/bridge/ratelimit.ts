@@ -6,17 +6,22 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export class RateLimiter {
   private tokens: number;
-  private last = Date.now();
+  private last: number;
   /** Burst of a quarter second: smooth enough for progress, few timers. */
   private readonly burst: number;
-  constructor(readonly bytesPerSec: number) {
+  constructor(
+    readonly bytesPerSec: number,
+    /** The clock (tests pass their own). */
+    private readonly now: () => number = Date.now,
+  ) {
     this.burst = Math.max(64 * 1024, bytesPerSec / 4);
     this.tokens = this.burst;
+    this.last = now();
   }
 
   /** Ms to wait before `n` more bytes may pass; takes them from the bucket. */
   take(n: number): number {
-    const now = Date.now();
+    const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.bytesPerSec) / 1000);
     this.last = now;
     this.tokens -= n;

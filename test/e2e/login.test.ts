@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { openSecretStore, resetSecretStore, type SecretStore } from '../../src/keychain/index.js';
 import { forgetCachedTokens, getAccessToken } from '../../src/oauth/index.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
+import { requireThrowawayKeyring } from '../helpers/keyring-guard.js';
 import { BIN, describeRun, type RunResult } from '../helpers/run.js';
 import { Sandbox } from '../helpers/sandbox.js';
 
@@ -96,6 +97,7 @@ describe('e2e: login / logout dropbox (fake Dropbox, real keychain)', function (
   };
 
   before(async () => {
+    await requireThrowawayKeyring(); // it deletes every Dropbox login of the keychain it reaches
     sb = await Sandbox.create('login');
     port = await freePort();
     fake = await startFakeDropbox({ redirectUris: [`http://127.0.0.1:${port}/callback`] });

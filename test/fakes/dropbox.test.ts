@@ -479,7 +479,7 @@ describe('fake Dropbox API v2', function () {
       const r = await download('/dl/ünï.bin', { Range: 'bytes=0-524287' });
       assert.equal((await r.arrayBuffer()).byteLength, 512 * 1024);
       const ms = performance.now() - t0;
-      assert.ok(ms >= 400 && ms < 2000, `${ms} ms`);
+      assert.ok(ms >= 400, `512 KiB at 1 MiB/s took only ${ms} ms`); // a floor only: load only slows it
     });
   });
 
@@ -568,11 +568,13 @@ describe('fake Dropbox API v2', function () {
       assert.equal(bad.length, clean.length);
 
       fake.faults.add({ route: '/2/files/get_metadata', match: '/f/none', action: { kind: 'delay', ms: 300 } });
-      const t0 = performance.now();
+      const applied = fake.counters.faults;
       await json(await rpc('files/get_metadata', { path: '/f/file.bin' }));
-      assert.ok(performance.now() - t0 < 250);
+      assert.equal(fake.counters.faults, applied, 'the delay matched another path');
+      const t0 = performance.now();
       await json(await rpc('files/get_metadata', { path: '/f/none' }), 409);
       assert.ok(performance.now() - t0 >= 300);
+      assert.equal(fake.counters.faults, applied + 1);
 
       fake.faults.add({ route: '/oauth2/token', action: { kind: 'status', status: 500 } });
       assert.equal((await fetch(`${fake.url}/oauth2/token`, { method: 'POST' })).status, 500);

@@ -6,6 +6,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sandboxKeyringEnv } from './keyring-guard.js';
 import { BIN, type RunOptions, type RunResult, run, runOk } from './run.js';
 
 export type Env = Record<string, string | undefined>;
@@ -26,9 +27,11 @@ export class Sandbox {
   private constructor(
     readonly root: string,
     readonly home: string,
+    keyring: NodeJS.ProcessEnv,
   ) {
     this.env = {
       ...baseEnv(),
+      ...keyring,
       HOME: home,
       XDG_CONFIG_HOME: join(home, '.config'),
       XDG_STATE_HOME: join(home, '.local', 'state'),
@@ -44,7 +47,10 @@ export class Sandbox {
     const root = await mkdtemp(join(tmpdir(), `lfs-bridge-${tag}-`));
     const home = join(root, 'home');
     await mkdir(home);
-    const sb = new Sandbox(root, home);
+    // Children reach the session bus (the keychain) only when it is proven the throwaway one (keyring-guard.ts).
+    const noKeyring = join(root, 'no-keyring');
+    await mkdir(noKeyring, { mode: 0o700 });
+    const sb = new Sandbox(root, home, await sandboxKeyringEnv(noKeyring));
     await writeFile(
       join(home, '.gitconfig'),
       [

@@ -80,16 +80,18 @@ describe('bridge/progress: ProgressMeter', () => {
       },
       interval,
     ); // real clock
+    // Counts, not a fixed span of time: a busy machine stretches the run but cannot change what is checked.
     const start = performance.now();
     let v = 0;
-    while (performance.now() - start < 200) {
+    while (events.length < 6) {
       m.update(++v);
       await sleep(1);
     }
+    const span = performance.now() - start;
+    const n = events.length;
     m.finish();
     checkInvariants(events);
-    assert.ok(events.length >= 3, `only ${events.length} events in 200 ms`);
-    assert.ok(events.length <= 200 / interval + 3, `${events.length} events in 200 ms at ${interval} ms`);
+    assert.ok(n <= span / (interval - 5) + 1, `${n} events in ${span} ms at ${interval} ms`);
     // The first and the last (finish) are exempt; the ones between keep the interval (timer slack allowed).
     for (let i = 1; i < stamps.length - 1; i++) {
       assert.ok(

@@ -102,12 +102,15 @@ for (const diskThread of [false, true])
         diskThread,
       });
 
-    it('adds streams while throughput grows under a per-stream cap, each reading one long range', async () => {
+    it('adds streams under a per-stream cap, each reading one long range', async () => {
+      // How many streams the ramp reaches depends on measured throughput, so on the machine's load: its decisions
+      // are counted tick by tick in ramp.test.ts. Here only what no load can change: the first interval that moves
+      // bytes adds a second stream (a capped stream is never "already fast"), and the split is correct.
       const data = randomBytes(6 * 1024 * KiB);
       const { p, stats } = provider(data, { bytesPerSec: 4 * 1024 * KiB });
       await run(p, data, 4);
       assert.ok((await readFile(join(dir, 'x.part'))).equals(data));
-      assert.ok(stats.maxConcurrent >= 3, `streams: ${stats.maxConcurrent}`);
+      assert.ok(stats.maxConcurrent >= 2, `streams: ${stats.maxConcurrent}`);
       assert.ok(stats.requests <= 8, `one long range per stream, not one per segment: ${stats.requests} requests`);
     });
 

@@ -99,14 +99,30 @@ describe('DropboxContentHasher', () => {
     assert.throws(() => h.digest());
   });
 
-  it('hashes 256 MiB at well over 200 MB/s', function () {
-    this.timeout(20_000);
+  it('costs about one SHA-256 pass over the bytes (a ratio, measured side by side)', function () {
+    this.timeout(60_000);
     const chunk = randomBytes(1024 * 1024);
-    const h = new DropboxContentHasher();
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 256; i++) h.update(chunk);
-    h.digest();
-    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-    assert.ok(256 / sec > 200, `only ${(256 / sec).toFixed(0)} MiB/s`);
+    const time = (f: () => void) => {
+      const t0 = process.hrtime.bigint();
+      f();
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const content = () => {
+      const h = new DropboxContentHasher();
+      for (let i = 0; i < 64; i++) h.update(chunk);
+      h.digest();
+    };
+    const plain = () => {
+      const h = createHash('sha256');
+      for (let i = 0; i < 64; i++) h.update(chunk);
+      h.digest();
+    };
+    // Interleaved, best of five each: a busy machine slows both alike, and the best run is the least disturbed.
+    let best = { content: Number.POSITIVE_INFINITY, plain: Number.POSITIVE_INFINITY };
+    for (let i = 0; i < 5; i++) {
+      best = { content: Math.min(best.content, time(content)), plain: Math.min(best.plain, time(plain)) };
+    }
+    const ratio = best.content / best.plain;
+    assert.ok(ratio < 2, `the content hash took ${ratio.toFixed(2)}x a plain SHA-256 of the same 64 MiB`);
   });
 });

@@ -16,6 +16,8 @@ import {
   type SecretStore,
   stateDir,
 } from '../../../src/keychain/index.js';
+import { requireThrowawayKeyring } from '../../helpers/keyring-guard.js';
+import { itWhere } from '../../helpers/platform.js';
 
 const keychainModule = fileURLToPath(new URL('../../../src/keychain/index.ts', import.meta.url));
 
@@ -55,6 +57,8 @@ function busless(runtime: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Process
 }
 
 describe('keychain', () => {
+  // The real OS keychain is written, and even the "no keychain" cases would open the one this process reaches.
+  before(requireThrowawayKeyring);
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lfsb-keychain-'));
@@ -65,8 +69,7 @@ describe('keychain', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('configDir / stateDir follow XDG on Linux', function () {
-    if (process.platform !== 'linux') this.skip();
+  itWhere(process.platform === 'linux', 'Linux', 'configDir / stateDir follow XDG on Linux', () => {
     assert.equal(configDir({ XDG_CONFIG_HOME: '/c' }), '/c/lfs-bridge');
     assert.equal(stateDir({ XDG_STATE_HOME: '/s' }), '/s/lfs-bridge');
   });
@@ -74,12 +77,6 @@ describe('keychain', () => {
   describe('the real OS keychain (run under scripts/with-keychain.sh)', () => {
     const run = `test-${process.pid}-${randomBytes(4).toString('hex')}`;
     let store: SecretStore | undefined;
-    before(function () {
-      if (!process.env.LFS_BRIDGE_IN_KEYRING) {
-        // Never touch the developer's own keychain.
-        this.skip();
-      }
-    });
     after(async () => {
       if (!store) return;
       for (const { account } of await store.list(`${run}:`)) await store.delete(account);

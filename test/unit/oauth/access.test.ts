@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BridgeError } from '../../../src/errors.js';
-import { FileStore, openSecretStore, probeKeychain, resetSecretStore } from '../../../src/keychain/index.js';
+import { FileStore, openSecretStore, resetSecretStore } from '../../../src/keychain/index.js';
 import {
   forgetCachedTokens,
   getAccessToken,
@@ -23,6 +23,7 @@ import {
   type TokenRecord,
 } from '../../../src/oauth/index.js';
 import { dropboxOAuth } from '../../../src/providers/dropbox/auth.js';
+import { requireThrowawayKeyring } from '../../helpers/keyring-guard.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -196,7 +197,7 @@ describe('oauth/access: getAccessToken', () => {
     it(`8 processes with an expired token (${backend}): exactly one refresh, all get the new token`, async function () {
       this.timeout(60_000);
       const e = backend === 'file store' ? env : cleanEnv({ XDG_STATE_HOME: join(dir, 'state') });
-      if (backend === 'OS keychain' && (await probeKeychain(e))) this.skip();
+      if (backend === 'OS keychain') await requireThrowawayKeyring();
       let n = 0;
       srv = await tokenServer(
         () => ({ status: 200, json: { access_token: `sl.refreshed-${++n}-xxxxxxxx`, expires_in: 14400 } }),
