@@ -137,7 +137,7 @@ describe('e2e: resume after the whole process tree is killed (zombies kept)', fu
         const first = x[0].progress[0].msg.bytesSoFar as number;
         assert.ok(first >= had, `first progress ${first} < the partial's ${had} bytes: restarted, not resumed`);
         const text = await readFile(log, 'utf8');
-        assert.match(text, new RegExp(`download of ${big.oid} from byte ${had}: partial verified`));
+        assert.match(text, new RegExp(`download of ${big.oid} from byte ${had}: partial kept`));
         assert.equal(await sha256File(join(clone, 'huge.dat')), big.oid);
         assert.deepEqual(await ls(incomplete), [], 'incomplete/lfs-bridge/ after the pull');
       } finally {
