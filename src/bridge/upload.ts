@@ -26,6 +26,7 @@ import {
   goneIfNotFound,
   objectHash,
   recordNewSession,
+  SessionGone,
   sourceBody,
   usableRecord,
   withSessionRestart,
@@ -154,7 +155,12 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
         await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
       }
       await complete(src, hash);
-      await commitSession(ctx, req, session, hash, store, key);
+      await commitSession(ctx, req, session, hash, store, key).catch((e) => {
+        // The source is the object (just verified), so bytes kept from an earlier run were not: start over, once.
+        if (offset > 0 && e instanceof BridgeError && e.kind === 'Corrupt')
+          throw new SessionGone(`${e.message}; sending ${req.oid} again from byte 0`);
+        throw e;
+      });
     } catch (e) {
       if (e instanceof BridgeError && e.kind === 'Corrupt') await p.abortUpload(session).catch(() => {});
       throw e;
