@@ -32,10 +32,11 @@ async function ensureDir(dir: string): Promise<void> {
   made.add(dir);
 }
 
-/** How long a download waits for another live process fetching the same object (while that one makes progress). */
-const LOCK_WAIT_MS = 15 * 60_000;
-/** A holder whose partial has not grown for this long is not waited for any more. */
-const LOCK_IDLE_MS = 30_000;
+/**
+ * How long a download waits for another live process fetching the same object: at most `maxMs`, and only while
+ * that one makes progress (a holder whose partial has not changed for `idleMs` is not waited for any more).
+ */
+export const lockWait = { maxMs: 15 * 60_000, idleMs: 30_000 };
 
 export async function download(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<Downloaded> {
   const paths = await ctx.lfsPaths();
@@ -46,7 +47,7 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
   const slot = join(paths.incomplete, req.oid);
   // One process per object owns the resumable slot. A dead holder (gone, zombie, pid reused) is taken over at once;
   // a live one (another git lfs command in this repository) is waited for while its partial grows.
-  const lock: Lock | null = await waitLock(`${slot}.lock`, LOCK_WAIT_MS, 50, {
+  const lock: Lock | null = await waitLock(`${slot}.lock`, lockWait.maxMs, 50, {
     log: (m) => ctx.log.debug(m),
     progress: async () => {
       const [a, b] = await Promise.all([
@@ -55,7 +56,7 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
       ]);
       return `${a?.size}/${a?.mtimeMs}/${b?.mtimeMs}`;
     },
-    idleMs: LOCK_IDLE_MS,
+    idleMs: lockWait.idleMs,
   });
   // Still held: a private download straight to a hand-over name in <lfs>/tmp (git-lfs sweeps what a crash leaves
   // there), so nothing of it is ever left in incomplete/.
