@@ -78,22 +78,37 @@ export async function procState(pid: number): Promise<string | null> {
   }
 }
 
-/** SIGKILLs every process below `root` (not `root` itself) until none is left alive; returns how many died. */
+/**
+ * SIGKILLs every process below `root` (not `root` itself) as if all at once; returns how many died. They are all
+ * stopped first, so that no parent can reap a child killed before itself: every one of them dies unreaped.
+ */
 export async function killTree(root: number): Promise<number> {
-  let killed = 0;
-  for (let round = 0; round < 50; round++) {
-    const live = [];
-    for (const p of await descendants(root)) if ((await procState(p.pid)) !== 'Z') live.push(p);
-    if (live.length === 0) return killed;
-    for (const p of live) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-        killed++;
-      } catch {
-        // gone meanwhile
-      }
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+      return true;
+    } catch {
+      return false; // gone meanwhile
     }
+  };
+  const below = async (skip: (state: string | null) => boolean) => {
+    const out: number[] = [];
+    for (const p of await descendants(root)) if (!skip(await procState(p.pid))) out.push(p.pid);
+    return out;
+  };
+  for (let round = 0; ; round++) {
+    const running = await below((st) => st === null || st === 'Z' || st === 'T');
+    if (running.length === 0) break;
+    if (round >= 50) throw new Error(`processes below ${root} would not stop`);
+    for (const pid of running) signal(pid, 'SIGSTOP');
     await sleep(20);
   }
-  throw new Error(`processes below ${root} kept living`);
+  let killed = 0;
+  for (let round = 0; ; round++) {
+    const live = await below((st) => st === null || st === 'Z');
+    if (live.length === 0) return killed;
+    if (round >= 50) throw new Error(`processes below ${root} kept living`);
+    for (const pid of live) if (signal(pid, 'SIGKILL')) killed++;
+    await sleep(20);
+  }
 }
