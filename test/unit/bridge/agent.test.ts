@@ -448,8 +448,24 @@ describe('bridge/agent: runAgent in process (local provider)', () => {
     );
     okComplete(msgs.at(-1), oid);
     assert.deepEqual(await readFile((msgs.at(-1) as Msg).path), data);
-    assert.deepEqual(await leftovers(), []);
     assert.equal(await a.terminate(), 0);
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  it("after a download, what dead processes left of that object in incomplete/ is gone; a live one's is kept", async () => {
+    const data = randomBytes(1_100_000);
+    const oid = await putInStore(data);
+    await mkdir(incomplete(), { recursive: true });
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
+    const left = [`${oid}.state.${dead}.tmp`, `${oid}.lock.${dead}.0a1b2c3d.tmp`, `${oid}.${dead}-0a1b2c3d.part`];
+    const live = `${oid}.state.${process.pid}.tmp`;
+    for (const n of [...left, live]) await writeFile(join(incomplete(), n), 'x');
+    const a = agent();
+    await a.init('download');
+    a.send({ event: 'download', oid, size: data.length, action: null });
+    okComplete((await a.untilComplete(oid)).at(-1), oid);
+    assert.equal(await a.terminate(), 0); // the lock goes once `complete` is out
+    assert.deepEqual(await leftovers(), [live]);
   });
 
   it('a .part longer than the object restarts from zero', async () => {
