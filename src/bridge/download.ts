@@ -6,12 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BridgeError, notFound } from '../errors.js';
 import { sizeOf } from '../fsutil.js';
 import type { TransferContext } from './context.js';
-import { type Lock, tryLock } from './lock.js';
+import { deadHolder, type Lock, waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { fetchSegments, isSegmented } from './segments.js';
@@ -33,17 +33,38 @@ async function ensureDir(dir: string): Promise<void> {
   made.add(dir);
 }
 
+/**
+ * How long a download waits for another live process fetching the same object: at most `maxMs`, and only while
+ * that one makes progress (a holder whose partial has not changed for `idleMs` is not waited for any more).
+ */
+export const lockWait = { maxMs: 15 * 60_000, idleMs: 30_000 };
+
 export async function download(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<Downloaded> {
   const paths = await ctx.lfsPaths();
   await ensureDir(paths.tmp);
   const p = ctx.provider;
   if (req.size <= TINY && p.sourcePath && !ctx.rate) return copyTiny(ctx, req, paths.tmp, meter);
   await ensureDir(paths.incomplete);
-  const lock: Lock | null = await tryLock(join(paths.incomplete, `${req.oid}.lock`));
-  // A live process holds the resumable slot: download to a private name, without resume.
-  const part = join(paths.incomplete, lock ? `${req.oid}.part` : `${req.oid}.${process.pid}-${unique()}.part`);
+  const slot = join(paths.incomplete, req.oid);
+  // One process per object owns the resumable slot. A dead holder (gone, zombie, pid reused) is taken over at once;
+  // a live one (another git lfs command in this repository) is waited for while its partial grows.
+  const lock: Lock | null = await waitLock(`${slot}.lock`, lockWait.maxMs, 50, {
+    log: (m) => ctx.log.debug(m),
+    progress: async () => {
+      const [a, b] = await Promise.all([
+        stat(`${slot}.part`).catch(() => null),
+        stat(`${slot}.state`).catch(() => null),
+      ]);
+      return `${a?.size}/${a?.mtimeMs}/${b?.mtimeMs}`;
+    },
+    idleMs: lockWait.idleMs,
+  });
+  // Still held: a private download straight to a hand-over name in <lfs>/tmp (git-lfs sweeps what a crash leaves
+  // there), so nothing of it is ever left in incomplete/.
+  const part = lock ? `${slot}.part` : join(paths.tmp, `lfs-bridge-${req.oid}-${process.pid}-${unique()}`);
+  if (!lock) ctx.log.debug(`${req.oid}: another process holds ${slot}.lock; downloading privately, without resume`);
   // The sidecar tells `lfs-bridge status` how big the object will be, and holds segment progress.
-  const state = part.replace(/\.part$/, '.state');
+  const state = lock ? `${slot}.state` : `${part}.state`;
   if (!(await isSegmented(state))) await writeFile(state, JSON.stringify({ size: req.size }));
   try {
     for (let round = 1; ; round++) {
@@ -57,9 +78,13 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
         await rm(state, { force: true });
       }
     }
-    const handover = join(paths.tmp, `lfs-bridge-${req.oid}-${process.pid}-${unique()}`);
-    await rename(part, handover); // same filesystem; frees the resume slot
+    let handover = part;
+    if (lock) {
+      handover = join(paths.tmp, `lfs-bridge-${req.oid}-${process.pid}-${unique()}`);
+      await rename(part, handover); // same filesystem; frees the resume slot
+    }
     await rm(state, { force: true });
+    if (lock) await sweepLeftovers(paths.incomplete, req.oid);
     const now = new Date();
     await utimes(handover, now, now); // a resumed partial can be older than git-lfs's one-hour tmp sweep
     return { path: handover, release: async () => lock?.release() };
@@ -71,6 +96,22 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
     }
     await lock?.release();
     throw e;
+  }
+}
+
+/**
+ * What dead processes left of this object in incomplete/ beside the slot itself: a sidecar or lock written under a
+ * temporary name when they were killed, a private partial of an older version. Only names carrying a dead pid go.
+ */
+async function sweepLeftovers(dir: string, oid: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const left = new RegExp(
+    `^${oid}\\.(?:state\\.(\\d+)\\.tmp|lock\\.(\\d+)\\.[0-9a-f]+\\.tmp|(\\d+)-[0-9a-f]+\\.(?:part|state))$`,
+  );
+  for (const name of names) {
+    const m = left.exec(name);
+    const pid = Number(m?.[1] ?? m?.[2] ?? m?.[3]);
+    if (m && deadHolder({ pid })) await rm(join(dir, name), { force: true });
   }
 }
 

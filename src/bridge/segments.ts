@@ -113,6 +113,9 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     loaded = await loadState(o.statePath, size, length);
     if (loaded === 'untrusted' || length > size) {
       // Holes are possible and nothing says where: start over rather than hand over a guess.
+      ctx.log.debug(
+        `download of ${oid} from byte 0: the partial of ${length} bytes is dropped (${length > size ? 'longer than the object' : 'its sidecar cannot be believed'})`,
+      );
       await fh.truncate(0);
       length = 0;
     }
@@ -131,6 +134,13 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
     }
   }
   for (const s of segs) s.sent = s.done;
+  const kept = segs.reduce((n, s) => n + s.done, 0);
+  if (kept > 0) {
+    const from = segs.find((s) => s.done < s.end - s.start);
+    ctx.log.debug(
+      `download of ${oid} from byte ${from ? from.start + from.done : size}: partial kept (${kept} bytes ${Array.isArray(loaded) ? 'in the segments its sidecar records' : 'in one prefix'}; hashed with the rest, and the whole checked against the oid before the hand-over)`,
+    );
+  }
   const t0 = performance.now();
   const part = await openPartFile(partPath, oid, size, o.diskThread);
   try {

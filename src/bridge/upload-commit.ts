@@ -16,7 +16,10 @@ import { hashPrefix, readRange } from './source.js';
 import { ObjectHash, type StreamHash, type TapOptions, tap } from './tap.js';
 import { ThreadedObjectHash } from './upload-hash.js';
 
-/** The session is gone on the server (expired, or finished by an answer we lost): start a new one. */
+/**
+ * The session is gone on the server (expired, or finished by an answer we lost), or what it kept from an earlier run
+ * proved not to be the object (the message says so): start a new one.
+ */
 export class SessionGone extends Error {}
 
 /** A NotFound from a session call means the session is gone. */
@@ -85,7 +88,7 @@ export async function withSessionRestart(
       return await attempt(restart > 0);
     } catch (e) {
       if (e instanceof SessionGone && restart === 0) {
-        ctx.log.info(`upload session for ${req.oid} is gone: starting a new one`);
+        ctx.log.info(e.message || `upload session for ${req.oid} is gone: starting a new one`);
         await store?.delete(key);
         continue;
       }

@@ -119,10 +119,15 @@ async function openSession(
   const p = ctx.provider;
   const rec = store && !fresh ? await store.get(key) : null;
   if (rec?.pieces && usableRecord(ctx, req, rec)) {
-    ctx.log.info(`resuming upload of ${req.oid}: ${rec.pieces.length} piece(s) already sent`);
+    ctx.log.info(
+      `resuming ${req.oid} upload at piece ${rec.pieces.length}: the keychain record of its session lists ${rec.pieces.length} piece(s) sent`,
+    );
     return { session: rec.session, record: { ...rec, pieces: rec.pieces } };
   }
-  if (rec) await store?.delete(key);
+  if (rec) {
+    ctx.log.debug(`${req.oid}: its recorded upload session is not usable (size or age): starting a new one`);
+    await store?.delete(key);
+  }
   const piece = pieceSizeFor(req.size, chunk, p.caps.chunkAlign, ctx.config.uploadStreams);
   const session = await withRetry(() => p.startUpload(req.oid, req.size, undefined, { concurrent: true }), ctx.retry);
   const record = await recordNewSession(ctx, req, store, session, piece, { pieces: [] });

@@ -27,6 +27,7 @@ import {
   goneIfNotFound,
   objectHash,
   recordNewSession,
+  SessionGone,
   sourceBody,
   usableRecord,
   withSessionRestart,
@@ -43,7 +44,9 @@ export async function upload(ctx: TransferContext, req: TransferRequest, meter: 
   const small = req.size <= p.caps.simpleUploadMax;
   const lock = small
     ? null
-    : await waitLock(join(ctx.lockDir, `upload-${p.name}-${p.destination}-${req.oid}.lock`), LOCK_WAIT_MS);
+    : await waitLock(join(ctx.lockDir, `upload-${p.name}-${p.destination}-${req.oid}.lock`), LOCK_WAIT_MS, 50, {
+        log: (m) => ctx.log.debug(m),
+      });
   if (!small && !lock)
     throw new BridgeError('Transient', false, `another lfs-bridge process is still uploading ${req.oid}`);
   try {
@@ -153,7 +156,12 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
         await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
       }
       await complete(src, hash);
-      await commitSession(ctx, req, session, hash, store, key);
+      await commitSession(ctx, req, session, hash, store, key).catch((e) => {
+        // The source is the object (just verified), so bytes kept from an earlier run were not: start over, once.
+        if (offset > 0 && e instanceof BridgeError && e.kind === 'Corrupt')
+          throw new SessionGone(`${e.message}; sending ${req.oid} again from byte 0`);
+        throw e;
+      });
     } catch (e) {
       if (e instanceof BridgeError && e.kind === 'Corrupt') await p.abortUpload(session).catch(() => {});
       throw e;
@@ -176,7 +184,10 @@ async function openSession(
   if (p.caps.sessionFromOid) {
     const session = await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry);
     const offset = fresh ? 0 : await query(session);
+    if (offset > 0 && offset <= req.size)
+      ctx.log.info(`resuming ${req.oid} upload at byte ${offset}: server offset of the session ${p.name} keeps for it`);
     if (offset <= req.size) return { session, offset };
+    ctx.log.info(`${p.name} reports ${offset} bytes of ${req.oid}, more than its ${req.size}: starting over`);
     await p.abortUpload(session);
     return { session: await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry), offset: 0 };
   }
@@ -186,13 +197,16 @@ async function openSession(
       try {
         const offset = await query(rec.session);
         if (offset <= req.size) {
-          ctx.log.info(`resuming upload of ${req.oid} at byte ${offset} of ${req.size}`);
+          ctx.log.info(
+            `resuming ${req.oid} upload at byte ${offset}: server offset of the session in its keychain record`,
+          );
           return { session: rec.session, offset };
         }
       } catch (e) {
         if (!(e instanceof BridgeError && e.kind === 'NotFound')) throw e;
       }
     }
+    ctx.log.debug(`${req.oid}: its recorded upload session is gone or not usable: starting a new one`);
     await store?.delete(key);
   }
   const session = await withRetry(() => p.startUpload(req.oid, req.size), ctx.retry);

@@ -160,8 +160,7 @@ describe('e2e: dropbox provider against the fake API', function () {
     const before = sent();
     // What the agent had received when it died: bytes the fake counted as sent but that were still in the
     // kernel's socket buffers (on loopback they grow to tens of MiB) never reached it, and are fetched again.
-    // A segmented partial (the ramp adds a stream after its first interval, so whether it did before the kill
-    // depends on the machine's speed) has a hole between its streams: its sidecar says what is done.
+    // A segmented partial may have holes: its sidecar says how much of it is there (the file's length does not).
     const part = join(copy, '.git', 'lfs', 'incomplete', 'lfs-bridge', `${big.oid}.part`);
     const state = JSON.parse(await readFile(part.replace(/\.part$/, '.state'), 'utf8').catch(() => '{}'));
     const received = Array.isArray(state.segments)

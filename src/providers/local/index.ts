@@ -3,8 +3,14 @@
  * .git/lfs/objects (<root>/<oid[0:2]>/<oid[2:4]>/<oid>). Objects appear under their name only when complete
  * (write to a partial, fsync, rename). Its upload "session" is that partial, named from the oid and host, so
  * an interrupted push resumes from the partial's length with no keychain at all.
+ *
+ * A partial left by an earlier run is not trusted: a kill or a power cut can leave it with damaged bytes, or with
+ * a length that covers blocks never written. Its prefix is hashed when it is continued, the new bytes as they are
+ * written, and a partial is renamed to the oid's name only when the whole hashes to the oid (else it is deleted
+ * and the object starts over). A partial this process wrote whole from the source (the kernel copy, whose source
+ * the bridge hashes beside it) needs no second read.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, type Hash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   createWriteStream,
@@ -20,6 +26,7 @@ import { copyFile, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
 import { sizeOf } from '../../fsutil.js';
@@ -48,6 +55,39 @@ interface LocalSession extends UploadSession {
   partial: string;
   oid: string;
   size: number;
+}
+
+/** What this process knows of a session's partial: SHA-256 of its first `pos` bytes, or that it wrote it whole. */
+type PartialCheck = { sha: Hash; pos: number } | 'copied';
+const checks = new WeakMap<UploadSession, PartialCheck>();
+
+const HASH_READ = 2 * MiB;
+
+/** Feeds [from, to) of `path` into `sha`. */
+async function hashRange(path: string, sha: Hash, from: number, to: number): Promise<void> {
+  if (to <= from) return;
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(HASH_READ);
+    for (let at = from; at < to; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(HASH_READ, to - at), at);
+      if (bytesRead === 0) throw new BridgeError('Corrupt', false, `${path} ended at ${at}, expected ${to} bytes`);
+      sha.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The session's check brought to byte `to` of its partial (hashing from disk what it has not seen). */
+async function checkedTo(s: LocalSession, to: number): Promise<{ sha: Hash; pos: number }> {
+  let c = checks.get(s);
+  if (c === undefined || c === 'copied' || c.pos > to) c = { sha: createHash('sha256'), pos: 0 };
+  await hashRange(s.partial, c.sha, c.pos, to);
+  c.pos = to;
+  checks.set(s, c);
+  return c;
 }
 
 function rootOf(ctx: ProviderContext): string {
@@ -185,17 +225,32 @@ class LocalProvider implements Provider {
       if (have < offset)
         throw new BridgeError('Conflict', false, `partial ${s.partial} has ${have} bytes, chunk starts at ${offset}`);
       if (have > offset) await truncate(s.partial, offset);
+      // The bytes already there (an earlier run's, maybe damaged) are hashed before new ones follow them.
+      const c = offset === 0 ? { sha: createHash('sha256'), pos: 0 } : await checkedTo(s, offset);
+      checks.delete(s); // until this write has landed whole
       const flags = offset === 0 ? 'w' : 'a';
-      await pipeline(body, createWriteStream(s.partial, { flags, highWaterMark: MiB, flush: true }));
-      return sizeOf(s.partial); // what is really there, not what was meant to be
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          c.sha.update(chunk);
+          c.pos += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, hashing, createWriteStream(s.partial, { flags, highWaterMark: MiB, flush: true }));
+      const now = await sizeOf(s.partial); // what is really there, not what was meant to be
+      if (now === c.pos) checks.set(s, c);
+      return now;
     } catch (e) {
+      checks.delete(session);
       throw toBridgeError(e, 'local store');
     }
   }
 
   async copyFromFile(session: UploadSession, src: string): Promise<void> {
+    checks.delete(session);
     try {
       await copyFile(src, (session as LocalSession).partial);
+      checks.set(session, 'copied');
     } catch (e) {
       throw toBridgeError(e, 'local store');
     }
@@ -224,15 +279,31 @@ class LocalProvider implements Provider {
   async finishUpload(session: UploadSession): Promise<RemoteObject> {
     const s = session as LocalSession;
     const fh = await open(s.partial, 'r+');
+    let got: number;
     try {
       await fh.sync(); // chunks flush as they close; a kernel copy (copyFromFile) does not
-      return await this.commit(s.partial, s.oid, s.size, (await fh.stat()).size);
+      got = (await fh.stat()).size;
     } finally {
       await fh.close();
     }
+    if (got === s.size && checks.get(s) !== 'copied') {
+      // Never the oid's name for bytes that are not the object: a partial continued from an earlier run is checked.
+      const digest = (await checkedTo(s, got)).sha.digest('hex');
+      checks.delete(s);
+      if (digest !== s.oid) {
+        await rm(s.partial, { force: true });
+        throw new BridgeError(
+          'Corrupt',
+          false,
+          `the local store's partial of ${s.oid} hashes to ${digest} (damaged while the upload was interrupted): deleted it`,
+        );
+      }
+    }
+    return this.commit(s.partial, s.oid, s.size, got);
   }
 
   async abortUpload(session: UploadSession): Promise<void> {
+    checks.delete(session);
     await rm((session as LocalSession).partial, { force: true });
   }
 

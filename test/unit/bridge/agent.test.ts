@@ -394,7 +394,42 @@ describe('bridge/agent: runAgent in process (local provider)', () => {
     assert.equal(await a.terminate(), 0);
   });
 
-  it('while a live process holds the lock: a private partial, the resumable one untouched', async () => {
+  it('a live holder whose partial does not grow is waited for a while, then a private download leaves nothing in incomplete/', async () => {
+    const { lockWait } = await import('../../../src/bridge/download.js');
+    const saved = { ...lockWait };
+    lockWait.idleMs = 400;
+    try {
+      const data = randomBytes(1_100_000);
+      const oid = await putInStore(data);
+      await mkdir(incomplete(), { recursive: true });
+      const lock = join(incomplete(), `${oid}.lock`);
+      await writeFile(lock, JSON.stringify({ pid: process.pid, time: Date.now() }));
+      await writeFile(join(incomplete(), `${oid}.part`), data.subarray(0, 5000));
+      const a = agent();
+      await a.init('download');
+      a.send({ event: 'download', oid, size: data.length, action: null });
+      const msgs = await a.untilComplete(oid);
+      const done = msgs.at(-1) as Msg;
+      okComplete(done, oid);
+      assert.equal(dirname(done.path), join(lfsDir(), 'tmp'));
+      assert.deepEqual(await readFile(done.path), data);
+      assert.deepEqual(
+        (await readdir(incomplete())).sort(),
+        [`${oid}.lock`, `${oid}.part`],
+        "the other process's partial and lock stay; no private leftovers",
+      );
+      assert.equal((await readFile(join(incomplete(), `${oid}.part`))).length, 5000);
+      assert.deepEqual(
+        (await readdir(join(lfsDir(), 'tmp'))).filter((n) => n.endsWith('.state')),
+        [],
+      );
+      assert.equal(await a.terminate(), 0);
+    } finally {
+      Object.assign(lockWait, saved);
+    }
+  });
+
+  it('a live holder that lets go is waited for, and its partial continued (not a private download)', async () => {
     const data = randomBytes(1_100_000);
     const oid = await putInStore(data);
     await mkdir(incomplete(), { recursive: true });
@@ -404,17 +439,33 @@ describe('bridge/agent: runAgent in process (local provider)', () => {
     const a = agent();
     await a.init('download');
     a.send({ event: 'download', oid, size: data.length, action: null });
+    setTimeout(() => void rm(lock, { force: true }), 300); // the holder finishes its work and releases
     const msgs = await a.untilComplete(oid);
-    const done = msgs.at(-1) as Msg;
-    okComplete(done, oid);
-    assert.deepEqual(await readFile(done.path), data);
-    assert.deepEqual(
-      (await readdir(incomplete())).filter((n) => n.startsWith(oid)).sort(),
-      [`${oid}.lock`, `${oid}.part`],
-      "the other process's partial and lock stay; no private leftovers",
+    const progress = checkProgress(msgs, oid, data.length);
+    assert.ok(
+      progress[0].bytesSoFar >= 5000,
+      `first progress ${progress[0].bytesSoFar}: the partial was not continued`,
     );
-    assert.equal((await readFile(join(incomplete(), `${oid}.part`))).length, 5000);
+    okComplete(msgs.at(-1), oid);
+    assert.deepEqual(await readFile((msgs.at(-1) as Msg).path), data);
     assert.equal(await a.terminate(), 0);
+    assert.deepEqual(await leftovers(), []);
+  });
+
+  it("after a download, what dead processes left of that object in incomplete/ is gone; a live one's is kept", async () => {
+    const data = randomBytes(1_100_000);
+    const oid = await putInStore(data);
+    await mkdir(incomplete(), { recursive: true });
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).toString());
+    const left = [`${oid}.state.${dead}.tmp`, `${oid}.lock.${dead}.0a1b2c3d.tmp`, `${oid}.${dead}-0a1b2c3d.part`];
+    const live = `${oid}.state.${process.pid}.tmp`;
+    for (const n of [...left, live]) await writeFile(join(incomplete(), n), 'x');
+    const a = agent();
+    await a.init('download');
+    a.send({ event: 'download', oid, size: data.length, action: null });
+    okComplete((await a.untilComplete(oid)).at(-1), oid);
+    assert.equal(await a.terminate(), 0); // the lock goes once `complete` is out
+    assert.deepEqual(await leftovers(), [live]);
   });
 
   it('a .part longer than the object restarts from zero', async () => {

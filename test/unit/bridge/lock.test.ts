@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tryLock, waitLock } from '../../../src/bridge/lock.js';
+import { deadHolder, parseProcStat, procInfo, tryLock, waitLock } from '../../../src/bridge/lock.js';
 
 /** The pid of a process that has already exited. */
 function deadPid(): number {
@@ -93,5 +93,73 @@ describe('bridge/lock', () => {
     assert.ok(b);
     assert.ok(Date.now() - t0 < 1_000);
     await b.release();
+  });
+
+  describe('holders that are dead although their pid answers (Linux)', () => {
+    let parent: ChildProcess | undefined;
+    afterEach(() => {
+      parent?.kill('SIGKILL');
+      parent = undefined;
+    });
+
+    /** A zombie: a child of a python3 parent that never reaps it. */
+    async function zombie(): Promise<number> {
+      parent = spawn('python3', [
+        '-c',
+        'import os, sys, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(60)',
+      ]);
+      const pid = await new Promise<number>((resolve) =>
+        parent?.stdout?.once('data', (b) => resolve(Number(String(b)))),
+      );
+      for (let i = 0; i < 100 && procInfo(pid)?.state !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+      return pid;
+    }
+
+    it('takes over a lock whose holder is a zombie (kill(pid, 0) still succeeds for it)', async () => {
+      const pid = await zombie();
+      assert.doesNotThrow(() => process.kill(pid, 0), 'a zombie answers signal 0');
+      assert.equal(procInfo(pid)?.state, 'Z');
+      await writeFile(path, JSON.stringify({ pid, host: hostname(), time: Date.now() }));
+      const l = await tryLock(path);
+      assert.ok(l, `the lock of zombie ${pid} was not taken over`);
+      await l.release();
+    });
+
+    it('takes over a lock whose pid now belongs to another process (start time differs), not one that matches', async () => {
+      const me = procInfo(process.pid);
+      assert.ok(me?.start);
+      await writeFile(
+        path,
+        JSON.stringify({ pid: process.pid, start: String(Number(me.start) - 1), host: hostname() }),
+      );
+      assert.match(deadHolder({ pid: process.pid, start: String(Number(me.start) - 1) }) ?? '', /reused/);
+      const l = await tryLock(path);
+      assert.ok(l, 'a reused pid was taken for the holder');
+      assert.equal(JSON.parse(await readFile(path, 'utf8')).start, me.start, 'the new lock records its start time');
+      await l.release();
+      await writeFile(path, JSON.stringify({ pid: process.pid, start: me.start, host: hostname() }));
+      assert.equal(await tryLock(path), null, 'the live holder with its own start time');
+    });
+
+    it('parses /proc/<pid>/stat with spaces and parentheses in the command name', () => {
+      const fields = ['S', '1', ...Array.from({ length: 17 }, (_, i) => String(i + 100)), '424242', '77'];
+      assert.deepEqual(parseProcStat(`123 (a) (b c)) ${fields.join(' ')}`), { state: 'S', start: '424242' });
+      assert.deepEqual(parseProcStat(`9 (x) Z 1 ${fields.slice(2).join(' ')}`), { state: 'Z', start: '424242' });
+      assert.equal(parseProcStat('garbage'), null);
+    });
+  });
+
+  it('waitLock reports its wait and gives up once the holder makes no progress', async () => {
+    const a = await tryLock(path);
+    const lines: string[] = [];
+    const t0 = Date.now();
+    assert.equal(
+      await waitLock(path, 60_000, 20, { log: (m) => lines.push(m), progress: async () => 'same', idleMs: 300 }),
+      null,
+    );
+    assert.ok(Date.now() - t0 < 5_000, 'waited for its whole bound');
+    assert.match(lines[0], new RegExp(`waiting for .*: held by live pid ${process.pid}`));
+    assert.match(lines.at(-1) ?? '', /no progress/);
+    await a?.release();
   });
 });

@@ -207,6 +207,50 @@ describe('providers/local', () => {
       assert.deepEqual(await readdir(join(root, '.lfs-bridge-incoming')), []);
     });
 
+    describe('a partial left by an earlier run is checked before it is committed', () => {
+      const leave = async (bytes: Buffer) => {
+        const s = await p.startUpload(oid, data.length);
+        await p.uploadChunk(s, 0, bytes.length, Readable.from([bytes]), false);
+      };
+      const damaged = () => {
+        const d = Buffer.from(data.subarray(0, 60_000));
+        d.write('DAMAGED-BYTES!', 1000); // 14 bytes
+        return d;
+      };
+
+      it('continued and finished by a new process: stored when its prefix is the object', async () => {
+        await leave(data.subarray(0, 60_000));
+        const p2 = await local.create(ctx(root));
+        const s = await p2.startUpload(oid, data.length);
+        const at = await p2.queryUpload(s);
+        assert.equal(at, 60_000);
+        await p2.uploadChunk(s, at, data.length - at, Readable.from([data.subarray(at)]), true);
+        assert.deepEqual(await p2.finishUpload(s), { size: data.length });
+        assert.equal(sha(await readFile(final())), oid);
+      });
+
+      it('continued after damage: finishUpload is Corrupt, deletes the partial, stores nothing', async () => {
+        await leave(damaged());
+        const p2 = await local.create(ctx(root));
+        const s = await p2.startUpload(oid, data.length);
+        await p2.uploadChunk(s, 60_000, 40_000, Readable.from([data.subarray(60_000)]), true);
+        await assert.rejects(p2.finishUpload(s), kindIs('Corrupt', /hashes to/));
+        assert.equal(await exists(final()), false);
+        assert.equal(await p2.queryUpload(s), 0, 'the damaged partial was deleted');
+      });
+
+      it('complete but not committed, zeroed at its end (a power cut): finishUpload alone is Corrupt', async () => {
+        const d = Buffer.from(data);
+        d.fill(0, data.length - 4096);
+        await leave(d);
+        const p2 = await local.create(ctx(root));
+        const s = await p2.startUpload(oid, data.length);
+        assert.equal(await p2.queryUpload(s), data.length);
+        await assert.rejects(p2.finishUpload(s), kindIs('Corrupt'));
+        assert.equal(await exists(final()), false);
+      });
+    });
+
     it('a zero-byte object', async () => {
       const empty = sha(Buffer.alloc(0));
       const s = await p.startUpload(empty, 0);
