@@ -227,6 +227,10 @@ async function collectWiring(top: string | undefined, cwd?: string): Promise<Sta
   if (!w.agentRegistered) {
     const other = all.get('lfs.standalonetransferagent');
     if (other) w.problems.push(`lfs.standalonetransferagent is "${other}", not ${AGENT}`);
+    else if (w.endpoint && parseSentinel(w.endpoint))
+      w.problems.push(
+        'lfs-bridge install has not run on this machine: run lfs-bridge install (or lfs-bridge setup here)',
+      );
     else if (!w.configError) w.problems.push('not set up: run lfs-bridge setup');
   }
   if (env?.code !== 0) {

@@ -176,6 +176,12 @@ describe('e2e: a plain git clone', function () {
     assert.match(again.stdout, /Nothing to remove/);
     const keys = (await sb.gitOk(sb.root, ['config', '--global', '--list'])).stdout;
     assert.doesNotMatch(keys, new RegExp(SCOPED.replace(/[./]/g, '\\$&')));
+    // A clone that relied on it: status names the fix and exits 1.
+    const { remote } = await sharedLocalRepo('uninstalled');
+    const dir = await sb.clone(remote, 'uninstalled-clone');
+    const status = await sb.bridge(dir, ['status']);
+    assert.equal(status.code, 1, describeRun('status', status));
+    assert.match(status.stdout, /lfs-bridge install has not run on this machine: run lfs-bridge install/);
   });
 
   describe('without install: setup finishes a clone whose checkout failed', () => {
