@@ -162,15 +162,37 @@ describe('e2e: a plain git clone', function () {
     }
   });
 
+  it('a server that answers with transfer "lfs-bridge" gets nothing: the agent, not set up there, refuses at init', async () => {
+    await sb.bridgeOk(sb.root, ['install']);
+    const server = await startFakeLfsServer({ transfer: 'lfs-bridge' });
+    try {
+      const remote = await sb.remote('hostile.git');
+      const work = sb.path('hostile');
+      await sb.gitOk(sb.root, ['init', '-q', work]);
+      await sb.gitOk(work, ['remote', 'add', 'origin', remote]);
+      await sb.gitOk(work, ['lfs', 'track', '*.dat']);
+      await sb.gitOk(work, ['config', 'lfs.url', server.url]);
+      await writeRandomFiles(join(work, 'assets'), [100]);
+      await sb.commitAll(work, 'objects');
+      const push = await sb.git(work, ['push', 'origin', 'main']);
+      assert.notEqual(push.code, 0, describeRun('git push', push));
+      assert.match(push.stderr, /not set up/);
+      assert.equal(server.objects.size, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('install --remove removes exactly what install wrote', async () => {
+    // A key of the user's own, added after install, stays.
     await sb.gitOk(sb.root, ['config', '--global', 'lfs.customtransfer.other.path', '/bin/other']);
-    const withOther = (await gitconfig()).replace(/\[lfs "customtransfer\.other"\]\n\tpath = \/bin\/other\n/, '');
     const r = await sb.bridge(sb.root, ['install', '--remove']);
     assert.equal(r.code, 0, describeRun('install --remove', r));
     assert.match(r.stdout, /Removed from .*lfs\.https:\/\/lfs-bridge\.invalid\/\.standalonetransferagent/);
-    await sb.gitOk(sb.root, ['config', '--global', '--remove-section', 'lfs.customtransfer.other']);
-    assert.equal(await gitconfig(), gitconfigBefore);
-    assert.ok(withOther.includes('lfs-bridge'), 'install had written its keys');
+    assert.equal(
+      (await gitconfig()).replace('[lfs "customtransfer.other"]\n\tpath = /bin/other\n', ''),
+      gitconfigBefore,
+    );
     const again = await sb.bridge(sb.root, ['install', '--remove']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /Nothing to remove/);

@@ -34,7 +34,8 @@ const json = (res: ServerResponse, status: number, value: unknown) => {
   res.end(JSON.stringify(value));
 };
 
-export async function startFakeLfsServer(): Promise<FakeLfsServer> {
+/** `transfer`: the adapter the batch answers name (a real server picks one git-lfs offered; default basic). */
+export async function startFakeLfsServer(o: { transfer?: string } = {}): Promise<FakeLfsServer> {
   const objects = new Map<string, Buffer>();
   const batches: BatchRequest[] = [];
   let base = '';
@@ -52,7 +53,7 @@ export async function startFakeLfsServer(): Promise<FakeLfsServer> {
           if (!objects.has(oid)) return { oid, size, error: { code: 404, message: 'Object does not exist' } };
           return { oid, size, actions: { download: { href } } };
         });
-        return json(res, 200, { transfer: 'basic', objects: objs });
+        return json(res, 200, { transfer: o.transfer ?? 'basic', objects: objs });
       }
       if (req.method === 'POST' && path === '/repo/locks/verify') {
         await body(req);
