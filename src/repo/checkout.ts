@@ -5,6 +5,7 @@
  * is wired: the index from HEAD (work tree untouched), the objects fetched, and only the missing files checked out,
  * so nothing a person changed meanwhile is overwritten and `git status` ends clean.
  */
+import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { configError } from '../errors.js';
 import { git, gitOk } from '../git.js';
@@ -35,7 +36,7 @@ export async function checkoutFailed(top: string): Promise<boolean> {
 export async function finishFailedCheckout(top: string): Promise<number> {
   if (!(await checkoutFailed(top))) return 0;
   await gitOk(['reset', '-q'], { cwd: top });
-  const fetch = await git(['lfs', 'fetch'], { cwd: top });
+  const fetch = await gitShowingProgress(['lfs', 'fetch'], top);
   if (fetch.code !== 0) {
     throw configError(
       `the repository is set up, but fetching its LFS files failed: ${lastLines(fetch.stderr)} — fix that, then run git checkout -- :/`,
@@ -55,6 +56,20 @@ export async function finishFailedCheckout(top: string): Promise<number> {
     }
   }
   return missing.length;
+}
+
+/** git with its stderr (git-lfs's progress) passed on to ours as it comes, and kept for the error message. */
+function gitShowingProgress(args: string[], cwd: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      process.stderr.write(b);
+      stderr = (stderr + b.toString('utf8')).slice(-8192);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stderr }));
+  });
 }
 
 const lastLines = (s: string) => s.trim().split('\n').slice(-5).join('; ') || 'no message';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { startFakeLfsServer } from '../fakes/lfs-server.js';
@@ -230,6 +230,19 @@ describe('e2e: a plain git clone', function () {
         assert.equal(await porcelain(dir), '');
       });
     }
+
+    it('an object missing from the store: setup is done, and says which fetch failed and what to run after', async () => {
+      const { remote, store, objs } = await sharedLocalRepo('failed-missing');
+      await rm(objectPath(store, objs[1].oid));
+      const dir = sb.path('failed-missing-clone');
+      assert.equal((await sb.git(sb.root, ['clone', remote, dir])).code, 128);
+      const setup = await sb.bridge(dir, ['setup']);
+      assert.notEqual(setup.code, 0, describeRun('setup', setup));
+      const said = setup.stderr.replace(/\s+/g, ' ');
+      assert.match(said, /set up, but fetching its LFS files failed: .*git checkout -- :\//);
+      assert.match(said, new RegExp(objs[1].oid.slice(0, 7)), 'git-lfs names the object');
+      assert.equal((await sb.gitOk(dir, ['config', '--get', 'lfs-bridge.provider'])).stdout.trim(), 'local');
+    });
 
     it('setup in a clone whose checkout worked changes no file', async () => {
       const { remote, store } = await sharedLocalRepo('fine');
