@@ -29,7 +29,10 @@ async function indexEntries(top: string): Promise<number> {
 export async function checkoutFailed(top: string): Promise<boolean> {
   const tree = await git(['ls-tree', '--name-only', 'HEAD'], { cwd: top });
   if (tree.code !== 0 || !tree.stdout.trim()) return false;
-  return (await indexEntries(top)) === 0;
+  if ((await indexEntries(top)) !== 0) return false;
+  // A split index keeps its entries in a shared file: ask git (in the state we look for, the answer is empty).
+  const files = await git(['ls-files'], { cwd: top });
+  return files.code === 0 && files.stdout === '';
 }
 
 /** Returns the number of files checked out, 0 when the repository was not in that state. */
