@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: a real push / clone / pull round trip through lfs-bridge and the `local` provider, in temp dirs.
 # Installs what it needs (npm ci, git-lfs), builds, pushes three LFS files (one of 120 MB) with progress,
-# clones them back with `lfs-bridge clone`, and verifies every byte. Your own git config is not touched.
+# clones them back with `lfs-bridge clone` and, after `lfs-bridge install`, a plain `git clone`, and verifies every
+# byte. Your own git config is not touched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -34,5 +35,9 @@ echo "== lfs-bridge clone (clone with smudge skipped, setup from .lfs-bridge, gi
 cd "$demo" && $bridge clone "$demo/remote.git" copy
 for f in scene.bin texture.psd note.bin; do cmp "$demo/work/$f" "$demo/copy/$f"; done
 (cd "$demo/copy" && git lfs fsck && $bridge status)
+echo "== lfs-bridge install (into this demo's throwaway HOME), then a plain git clone"
+$bridge install
+git clone -q "$demo/remote.git" "$demo/plain"
+for f in scene.bin texture.psd note.bin; do cmp "$demo/work/$f" "$demo/plain/$f"; done
 echo "== OK: all files came back byte for byte. Store: $demo/store"
 [ "${KEEP_DEMO:-}" ] || rm -rf "$demo"

@@ -6,7 +6,7 @@ export default class Clone extends Command {
   static override summary = 'Clone a repository whose LFS objects live behind lfs-bridge, set it up and pull';
   static override description =
     'Runs git clone with smudge skipped, lfs-bridge setup (from the .lfs-bridge file the team committed, or the flags), ' +
-    'then git lfs pull. A plain git clone would fail at checkout before setup.';
+    'then git lfs pull. For machines without lfs-bridge install, where a plain git clone fails at checkout.';
   static override examples = ['<%= config.bin %> clone git@github.com:team/game-assets.git'];
   static override enableJsonFlag = true;
   static override args = {

@@ -5,8 +5,10 @@ import { removeSetup, setup, TEAM_FILE } from '../repo/setup.js';
 export default class Setup extends Command {
   static override summary = 'Wire this repository to a storage provider through lfs-bridge';
   static override description =
-    'Writes the git-lfs agent keys and lfs-bridge.* into .git/config. With --shared, also records provider and root ' +
-    'in .lfs-bridge (commit it) for the team; run with no flags in a fresh clone to adopt them from there.';
+    'Checks that the store can be written (and the login works), then writes the git-lfs agent keys and ' +
+    'lfs-bridge.* into .git/config. With --shared, also records provider and root in .lfs-bridge and, as the ' +
+    'lfs.url that lfs-bridge install answers to, in .lfsconfig (commit both) for the team; run with no flags in a ' +
+    'fresh clone to adopt them from there. In a clone whose checkout failed, it also finishes the checkout.';
   static override examples = [
     '<%= config.bin %> setup --provider local --root /mnt/nas/lfs/my-repo',
     '<%= config.bin %> setup --provider dropbox --root /lfs/my-repo --shared',
@@ -20,7 +22,9 @@ export default class Setup extends Command {
       char: 'r',
       description: 'local: a folder; cloud: a path like /lfs/my-repo, or id:<folder id>',
     }),
-    shared: Flags.boolean({ description: 'also record provider and root in .lfs-bridge (commit it for the team)' }),
+    shared: Flags.boolean({
+      description: 'also record provider and root in .lfs-bridge and .lfsconfig (commit them for the team)',
+    }),
     'chunk-size': Flags.string({ description: 'upload chunk size, e.g. 48MiB (lfs-bridge.chunksize)' }),
     'max-rate': Flags.string({ description: 'bandwidth limit per transfer process, e.g. 10MiB (lfs-bridge.maxrate)' }),
     'download-streams': Flags.string({
@@ -54,6 +58,7 @@ export default class Setup extends Command {
       for (const [k, v] of Object.entries(r.adopted)) this.log(`Adopted from ${r.adoptedFrom}: ${k} = ${v}`);
       this.log(`lfs-bridge set up in ${r.top}: provider ${r.provider}, root ${r.root}`);
       for (const [k, v] of Object.entries(r.shared)) this.log(`Wrote ${TEAM_FILE}: ${k} = ${v}`);
+      for (const [k, v] of Object.entries(r.lfsconfig)) this.log(`Wrote .lfsconfig: ${k} = ${v}`);
       for (const n of r.notes) this.log(`Note: ${n}`);
     }
     return r;

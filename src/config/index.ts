@@ -1,9 +1,11 @@
 /**
- * The bridge's settings, read from the repository's git config (written by `lfs-bridge setup`).
- * `.lfsconfig` is never read here: a committed file must not silently redirect where objects go.
+ * The bridge's settings, read from the repository's git config (written by `lfs-bridge setup`). Of `.lfsconfig`
+ * only its `lfs.url` counts, and only as the sentinel URL (sentinel.ts), when git config names no provider: that
+ * URL is also what sends git-lfs to the agent at all, so it cannot redirect objects anywhere git-lfs would not go.
  */
 import { configError } from '../errors.js';
 import { gitConfigMap } from '../git.js';
+import { readSentinel } from './sentinel.js';
 import { parseSize } from './size.js';
 
 export const providerNames = ['local', 'dropbox', 'gdrive', 'onedrive'] as const;
@@ -28,9 +30,20 @@ export interface BridgeConfig {
   raw: Map<string, string>;
 }
 
-/** Reads lfs-bridge.* for the repository at cwd; throws a Config error naming the fix when it is not set up. */
+/**
+ * Reads lfs-bridge.* for the repository at cwd; without a provider there, provider and root come from a sentinel
+ * `lfs.url` (a plain clone on a machine where `lfs-bridge install` ran). Throws a Config error naming the fix when
+ * neither is there.
+ */
 export async function loadConfig(cwd?: string): Promise<BridgeConfig> {
   const raw = await gitConfigMap('^lfs-bridge\\.', cwd);
+  if (!raw.get('lfs-bridge.provider')) {
+    const s = await readSentinel(cwd);
+    if (s) {
+      raw.set('lfs-bridge.provider', s.provider);
+      raw.set('lfs-bridge.root', s.root);
+    }
+  }
   return parseConfig(raw);
 }
 

@@ -135,6 +135,11 @@ export interface ProviderModule {
     given: string,
     o: { env: NodeJS.ProcessEnv; account?: string },
   ): Promise<{ root: string; notes: string[] }>;
+  /**
+   * What a push will need, tried for real (`setup` refuses, `status` reports): the store can be reached and written,
+   * the login works. Leaves nothing behind. Throws an error whose message says what is wrong.
+   */
+  checkStore?(ctx: ProviderContext): Promise<void>;
   /** Space used and allocated for `status` (network). */
   usage?(o: { env: NodeJS.ProcessEnv; account: string }): Promise<{ used: number; allocated?: number }>;
 }

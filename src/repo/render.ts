@@ -21,6 +21,13 @@ export function renderStatus(s: StatusInfo): string {
       lines.push(`git-lfs     ${w.gitLfsVersion}  upload: ${w.uploadTransfers}  download: ${w.downloadTransfers}`);
   }
   for (const p of w.problems) lines.push(`  ! ${p}`);
+  if (s.store.checked) {
+    lines.push(`Store       ${s.store.ok ? 'reachable and writable' : 'NOT usable'}`);
+    if (s.store.problem) lines.push(`  ! ${s.store.problem}`);
+  }
+  lines.push(
+    `Install     ${s.install.ok ? 'done: a plain git clone of a shared lfs-bridge repository works' : 'not run on this machine (lfs-bridge install lets a plain git clone work)'}`,
+  );
   lines.push(
     `Keychain    ${s.keychain.available ? (s.keychain.kind === 'file' ? 'insecure file store (opted in)' : 'available') : 'not available'}` +
       (!s.keychain.available && w.provider === 'local' ? ' (the local provider does not need it)' : ''),

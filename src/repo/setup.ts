@@ -11,11 +11,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isProviderName, type ProviderName, providerNames } from '../config/index.js';
+import { isProviderName, type ProviderName, parseConfig, providerNames } from '../config/index.js';
+import { parseSentinel, readSentinel, sentinelUrl } from '../config/sentinel.js';
 import { parseSize } from '../config/size.js';
 import { configError } from '../errors.js';
 import { git, gitConfigMap, gitOk } from '../git.js';
+import { createLogger } from '../log.js';
 import { loadProviderModule } from '../providers/index.js';
+import { finishFailedCheckout } from './checkout.js';
 
 export const AGENT = 'lfs-bridge';
 export const TEAM_FILE = '.lfs-bridge';
@@ -46,6 +49,10 @@ export interface SetupResult {
   written: Record<string, string>;
   /** Keys written to the team file (--shared). */
   shared: Record<string, string>;
+  /** Keys written to .lfsconfig (--shared): the sentinel lfs.url. */
+  lfsconfig: Record<string, string>;
+  /** Files checked out to finish a clone whose checkout had failed. */
+  checkedOut: number;
   notes: string[];
 }
 
@@ -92,6 +99,13 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
       if (k === 'lfs-bridge.root' && rootAsGiven) continue;
       adopted[k] = v;
     }
+    // A clone whose .lfsconfig carries the sentinel lfs.url (setup --shared) but no team file.
+    const s = !adoptedFrom && !provider && !rootAsGiven ? await readSentinel(top) : undefined;
+    if (s) {
+      adopted['lfs-bridge.provider'] = s.provider;
+      adopted['lfs-bridge.root'] = s.root;
+      adoptedFrom = 'lfs.url';
+    }
     provider ??= adopted['lfs-bridge.provider'];
     rootAsGiven ??= adopted['lfs-bridge.root'];
     if (!provider || !rootAsGiven) {
@@ -116,6 +130,7 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
       notes.push(`could not check ${root} with ${provider} (${(e as Error).message}); recorded as given`);
     }
   }
+  await checkStore(provider, root, top, o);
 
   const written: Record<string, string> = {};
   const set = async (key: string, value: string) => {
@@ -146,8 +161,11 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     if (!(k in written) && k !== 'lfs-bridge.chunksize') await set(k, adopted[k]);
   }
   await ensureGitLfs(top, notes);
+  const checkedOut = await finishFailedCheckout(top);
+  if (checkedOut) notes.push(`finished the checkout that failed in the clone: ${checkedOut} file(s) checked out`);
 
   const shared: Record<string, string> = {};
+  const lfsconfig: Record<string, string> = {};
   if (o.shared) {
     const put = async (key: string, value: string) => {
       await gitOk(['config', '--file', teamFile, key, value], { cwd: top });
@@ -156,11 +174,45 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     await put('lfs-bridge.provider', provider);
     await put('lfs-bridge.root', rootAsGiven);
     if (o.chunkSize) await put('lfs-bridge.chunksize', String(checkSize(o.chunkSize, 'chunk size')));
+    await writeSentinel(top, provider, rootAsGiven, lfsconfig, notes);
     notes.push(
-      `commit ${TEAM_FILE} so that teammates can run \`lfs-bridge setup\` (or \`lfs-bridge clone\`) with no flags`,
+      `commit ${TEAM_FILE} and .lfsconfig: teammates who ran \`lfs-bridge install\` then get the files with a plain git clone`,
     );
   }
-  return { top, provider, root, adopted, adoptedFrom, written, shared, notes };
+  return { top, provider, root, adopted, adoptedFrom, written, shared, lfsconfig, checkedOut, notes };
+}
+
+/** lfs.url in .lfsconfig: the sentinel that sends git-lfs to the agent where `lfs-bridge install` ran. */
+async function writeSentinel(
+  top: string,
+  provider: ProviderName,
+  root: string,
+  written: Record<string, string>,
+  notes: string[],
+): Promise<void> {
+  const file = join(top, '.lfsconfig');
+  const url = sentinelUrl(provider, root);
+  const before = existsSync(file) ? await git(['config', '--file', file, '--get', 'lfs.url'], { cwd: top }) : null;
+  const old = before?.code === 0 ? before.stdout.trim() : undefined;
+  if (old === url) return;
+  if (old && !parseSentinel(old))
+    notes.push(`.lfsconfig had lfs.url = ${old}; replaced: objects now go through lfs-bridge`);
+  await gitOk(['config', '--file', file, 'lfs.url', url], { cwd: top });
+  written['lfs.url'] = url;
+}
+
+/** Tries what a push will do (the provider's own check); refuses with the reason rather than set up a dead store. */
+async function checkStore(provider: ProviderName, root: string, top: string, o: SetupOptions): Promise<void> {
+  const mod = await loadProviderModule(provider);
+  const env = o.env ?? process.env;
+  const config = parseConfig(
+    new Map([
+      ['lfs-bridge.provider', provider],
+      ['lfs-bridge.root', root],
+    ]),
+  );
+  if (o.account) config.account = o.account;
+  await mod.checkStore?.({ config, env, cwd: top, log: createLogger('setup', env) });
 }
 
 function checkSize(v: string, what: string): number {

@@ -8,8 +8,11 @@ import { join } from 'node:path';
 import { findLfsPaths } from '../bridge/lfsdir.js';
 import type { ResumeRecord } from '../bridge/resume.js';
 import { type BridgeConfig, loadConfig } from '../config/index.js';
+import { parseSentinel, SENTINEL_BASE } from '../config/sentinel.js';
 import { git, gitConfigMap } from '../git.js';
+import { createLogger } from '../log.js';
 import { loadProviderModule } from '../providers/index.js';
+import { installed } from './install.js';
 import { AGENT } from './setup.js';
 
 /** Partials untouched this long are flagged stale (upload sessions of the cloud APIs live about a week). */
@@ -26,6 +29,8 @@ export interface PartialInfo {
 }
 
 export interface StatusInfo {
+  /** Nothing below is a problem; `status` exits non-zero otherwise. */
+  ok: boolean;
   repo: { top: string } | null;
   wiring: {
     provider?: string;
@@ -39,8 +44,14 @@ export interface StatusInfo {
     downloadTransfers?: string;
     /** git-lfs will really call lfs-bridge for both directions. */
     effective: boolean;
+    /** The LFS endpoint git-lfs uses here (a sentinel URL when the wiring comes from lfs-bridge install). */
+    endpoint?: string;
     problems: string[];
   };
+  /** What a push will do, tried (the provider's checkStore): the store is reachable and writable, the login works. */
+  store: { checked: boolean; ok: boolean; problem?: string };
+  /** `lfs-bridge install` on this machine (global keys): not a problem when missing, a plain clone needs it. */
+  install: { ok: boolean; missing: string[] };
   keychain: { available: boolean; kind?: string; detail?: string };
   accounts: {
     provider: string;
@@ -103,7 +114,30 @@ export async function collectStatus(
   const partials = repo
     ? await collectPartials(repo.top, wiring.provider === 'local' ? wiring.root : undefined, now)
     : [];
-  return { repo, wiring, keychain, accounts, resumes, partials };
+  const store = await checkStore(wiring, repo?.top, env);
+  const install = await installed(env);
+  const ok =
+    wiring.problems.length === 0 &&
+    (!store.checked || store.ok) &&
+    !accounts.some((a) => a.provider === wiring.provider && a.problem);
+  return { ok, repo, wiring, store, install, keychain, accounts, resumes, partials };
+}
+
+/** The provider's own check of the store, bounded in time: an unreachable server must not hang `status`. */
+async function checkStore(
+  w: StatusInfo['wiring'],
+  top: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<StatusInfo['store']> {
+  if (!top || !w.provider || w.configError) return { checked: false, ok: false };
+  try {
+    const config = await loadConfig(top);
+    const mod = await loadProviderModule(config.provider);
+    await withTimeout(mod.checkStore?.({ config, env, cwd: top, log: createLogger('status', env) }), 30_000);
+    return { checked: true, ok: true };
+  } catch (e) {
+    return { checked: true, ok: false, problem: (e as Error).message };
+  }
 }
 
 /** Logged-in accounts with who they are; space usage for the provider this repository uses (one request each). */
@@ -158,6 +192,7 @@ async function collectWiring(top: string | undefined, cwd?: string): Promise<Sta
   }
   const all = await gitConfigMap('^lfs\\.', top);
   w.agentRegistered = all.get('lfs.standalonetransferagent') === AGENT;
+  const scoped = all.get(`lfs.${SENTINEL_BASE}.standalonetransferagent`) === AGENT;
   const path = all.get(`lfs.customtransfer.${AGENT}.path`);
   const args = all.get(`lfs.customtransfer.${AGENT}.args`);
   if (path) {
@@ -185,13 +220,19 @@ async function collectWiring(top: string | undefined, cwd?: string): Promise<Sta
       );
     }
   }
+  const env = await git(['lfs', 'env'], { cwd: cwd ?? top }).catch(() => null);
+  w.endpoint = env?.code === 0 ? /^Endpoint=(\S+)/m.exec(env.stdout)?.[1] : undefined;
+  // A plain clone where lfs-bridge install ran: the sentinel lfs.url meets the global URL-scoped key.
+  if (!w.agentRegistered && scoped && w.endpoint && parseSentinel(w.endpoint)) w.agentRegistered = true;
   if (!w.agentRegistered) {
     const other = all.get('lfs.standalonetransferagent');
-    w.problems.push(
-      other ? `lfs.standalonetransferagent is "${other}", not ${AGENT}` : `not set up: run lfs-bridge setup`,
-    );
+    if (other) w.problems.push(`lfs.standalonetransferagent is "${other}", not ${AGENT}`);
+    else if (w.endpoint && parseSentinel(w.endpoint))
+      w.problems.push(
+        'lfs-bridge install has not run on this machine: run lfs-bridge install (or lfs-bridge setup here)',
+      );
+    else if (!w.configError) w.problems.push('not set up: run lfs-bridge setup');
   }
-  const env = await git(['lfs', 'env'], { cwd: cwd ?? top }).catch(() => null);
   if (env?.code !== 0) {
     w.problems.push('git-lfs is not installed or does not run (git lfs env failed)');
     return w;

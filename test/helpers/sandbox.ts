@@ -61,6 +61,10 @@ export class Sandbox {
         '\tdefaultBranch = main',
         '[advice]',
         '\tdetachedHead = false',
+        // Where the agent is not installed, git-lfs would look up the sentinel host (config/sentinel.ts) in DNS:
+        // a refused loopback proxy keeps every test on 127.0.0.1.
+        '[http "https://lfs-bridge.invalid/"]',
+        '\tproxy = http://127.0.0.1:9',
         '',
       ].join('\n'),
     );
@@ -123,7 +127,11 @@ export class Sandbox {
     await this.gitOk(dir, ['remote', 'add', 'origin', remote]);
     await this.bridgeOk(dir, ['setup', '--provider', 'local', '--root', store, ...setupFlags]);
     await this.gitOk(dir, ['lfs', 'track', '*.dat']);
-    await this.gitOk(dir, ['add', '.gitattributes', ...(setupFlags.includes('--shared') ? ['.lfs-bridge'] : [])]);
+    await this.gitOk(dir, [
+      'add',
+      '.gitattributes',
+      ...(setupFlags.includes('--shared') ? ['.lfs-bridge', '.lfsconfig'] : []),
+    ]);
     await this.gitOk(dir, ['commit', '-q', '-m', 'track *.dat']);
     return dir;
   }

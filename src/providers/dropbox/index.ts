@@ -45,6 +45,18 @@ const dropbox: ProviderModule = {
   async create(ctx) {
     return (await load()).connect({ env: ctx.env, account: ctx.config.account }, rootOf(ctx));
   },
+  /** The login works (every call below needs it) and the root is a folder, or a path a push will create. */
+  async checkStore(ctx) {
+    const root = rootOf(ctx);
+    const p = await (await load()).connect({ env: ctx.env, account: ctx.config.account }, root);
+    if (root === '/') {
+      await p.spaceUsage();
+      return;
+    }
+    const meta = await p.metadata(root);
+    // Absent is fine: the first push creates it.
+    if (meta && meta['.tag'] !== 'folder') throw configError(`${root} in Dropbox is a file, not a folder`);
+  },
   async usage(o) {
     const p = await (await load()).connect(o, '/');
     const u = await p.spaceUsage();

@@ -343,10 +343,54 @@ class LocalProvider implements Provider {
   }
 }
 
+/** errno codes a person meets on a store folder, in words. */
+const inWords: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'not a folder',
+};
+
+/** Creates and removes a file where an upload writes its partial: the one check that answers "can a push write". */
+async function checkWritable(root: string): Promise<void> {
+  const dir = join(root, INCOMING);
+  const probe = join(dir, `.probe.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  let step = dir;
+  try {
+    await mkdir(dir, { recursive: true });
+    step = probe;
+    const fh = await open(probe, 'wx');
+    try {
+      await fh.write('lfs-bridge write check');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rm(probe);
+  } catch (e) {
+    await rm(probe, { force: true }).catch(() => {});
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    throw new BridgeError(
+      code === 'ENOSPC' || code === 'EDQUOT' ? 'Quota' : 'Forbidden',
+      false,
+      `the local store ${root} cannot be written: cannot create ${step}: ${inWords[code] ?? (e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
 const local: ProviderModule = {
   caps,
   async checkInit(ctx) {
     await checkRoot(rootOf(ctx));
+  },
+  async checkStore(ctx) {
+    const root = rootOf(ctx);
+    await checkRoot(root);
+    await checkWritable(root);
   },
   async create(ctx) {
     const root = rootOf(ctx);

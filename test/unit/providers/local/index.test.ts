@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -73,6 +74,29 @@ describe('providers/local', () => {
   it('a relative root is a Config error naming setup', async () => {
     await assert.rejects(local.create(ctx('relative/store')), kindIs('Config', /absolute.*lfs-bridge setup/));
     await assert.rejects(local.checkInit?.(ctx('relative/store')) ?? Promise.reject(), kindIs('Config'));
+  });
+
+  it('checkStore creates and removes a file in the incoming folder; a root nobody may write is Forbidden, in words', async () => {
+    const check = (r: string) => local.checkStore?.(ctx(r)) ?? Promise.reject(new Error('no checkStore'));
+    await check(root);
+    assert.deepEqual(await readdir(join(root, '.lfs-bridge-incoming')), []);
+    await assert.rejects(check(join(dir, 'nope')), kindIs('Config', /mounted/));
+    const ro = join(dir, 'ro');
+    await mkdir(ro);
+    // Root ignores permission bits but not the immutable flag.
+    const asRoot = process.getuid?.() === 0;
+    execFileSync(asRoot ? 'chattr' : 'chmod', [asRoot ? '+i' : 'a-w', ro]);
+    try {
+      await assert.rejects(
+        check(ro),
+        kindIs(
+          'Forbidden',
+          /the local store .*\/ro cannot be written: cannot create .*\/ro\/\.lfs-bridge-incoming: (operation not permitted|permission denied)$/,
+        ),
+      );
+    } finally {
+      execFileSync(asRoot ? 'chattr' : 'chmod', [asRoot ? '-i' : 'u+w', ro]);
+    }
   });
 
   it('a missing root, or a file as root, fails checkInit and create with a Config error', async () => {
