@@ -56,7 +56,7 @@ export async function isSegmented(statePath: string): Promise<boolean> {
  * The segments recorded in the sidecar; 'sequential' when there is no segment record (no sidecar, or one from the
  * one-stream path: the partial is a plain prefix); 'untrusted' when a record exists but cannot be believed.
  */
-async function loadState(
+export async function loadState(
   statePath: string,
   size: number,
   partLength: number,
