@@ -64,13 +64,30 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
     return { path: handover, release: async () => lock?.release() };
   } catch (e) {
     // Keep a partial worth resuming; anything else (no bytes yet, a private name, bad bytes) goes, sidecar too.
-    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt') || (await sizeOf(part)) === 0) {
+    const kept = !(!lock || (e instanceof BridgeError && e.kind === 'Corrupt') || (await sizeOf(part)) === 0);
+    if (!kept) {
       await rm(part, { force: true });
       await rm(state, { force: true });
     }
     await lock?.release();
-    throw e;
+    throw diskFull(e, paths.lfsDir, req, kept ? part : undefined);
   }
+}
+
+/** A full disk (or quota) named, with what to do: the bare ENOSPC says neither which disk nor that we resume. */
+function diskFull(e: unknown, lfsDir: string, req: TransferRequest, part: string | undefined): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  const what = code === 'ENOSPC' ? 'no space left on the disk' : 'the disk quota is used up';
+  const after = part
+    ? `the partial ${part} is kept, and the next pull goes on from it once there is room`
+    : 'pull again once there is room';
+  return new BridgeError(
+    'Quota',
+    false,
+    `${what} holding ${lfsDir} (lfs.storage) while downloading ${req.oid} (${req.size} bytes): ${after}`,
+    { cause: e },
+  );
 }
 
 const unique = () => randomBytes(4).toString('hex');
