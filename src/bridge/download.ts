@@ -4,12 +4,13 @@
  * complete file over in <lfs>/tmp. A mismatch deletes the partial, retries once from zero, then fails with 422.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BridgeError, notFound } from '../errors.js';
 import { sizeOf } from '../fsutil.js';
 import type { TransferContext } from './context.js';
+import type { LfsPaths } from './lfsdir.js';
 import { type Lock, tryLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -34,6 +35,54 @@ async function ensureDir(dir: string): Promise<void> {
 
 export async function download(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<Downloaded> {
   const paths = await ctx.lfsPaths();
+  try {
+    return await downloadTo(ctx, req, meter, paths);
+  } catch (e) {
+    throw storageError(e, paths, req);
+  }
+}
+
+/**
+ * The LFS storage refusing a write (full, read-only, not ours), named with what to do: a bare ENOSPC or EACCES
+ * says neither which storage nor that a partial is kept.
+ */
+function storageError(e: unknown, paths: LfsPaths, req: TransferRequest): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const where = `${paths.lfsDir} (the LFS storage, lfs.storage)`;
+  if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') {
+    const part = join(paths.incomplete, `${req.oid}.part`);
+    const what = err.code === 'ENOSPC' ? 'no space left on the disk holding' : 'the disk quota is used up on';
+    const after = existsSync(part)
+      ? `the partial ${part} is kept, and the next pull goes on from it once there is room`
+      : 'pull again once there is room';
+    return new BridgeError(
+      'Quota',
+      false,
+      `${what} ${where} while downloading ${req.oid} (${req.size} bytes): ${after}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (err?.code === 'EACCES' || err?.code === 'EPERM' || err?.code === 'EROFS') {
+    const why =
+      err.code === 'EROFS' ? 'it is on a read-only file system' : `this user may not write there (${err.code})`;
+    return new BridgeError(
+      'Forbidden',
+      false,
+      `cannot write in ${where}: ${why}${err.path ? `, at ${err.path}` : ''}; pull as the user who owns it, or give this user write access`,
+      { cause: e },
+    );
+  }
+  return e;
+}
+
+async function downloadTo(
+  ctx: TransferContext,
+  req: TransferRequest,
+  meter: ProgressMeter,
+  paths: LfsPaths,
+): Promise<Downloaded> {
   await ensureDir(paths.tmp);
   const p = ctx.provider;
   if (req.size <= TINY && p.sourcePath && !ctx.rate) return copyTiny(ctx, req, paths.tmp, meter);
@@ -64,30 +113,13 @@ export async function download(ctx: TransferContext, req: TransferRequest, meter
     return { path: handover, release: async () => lock?.release() };
   } catch (e) {
     // Keep a partial worth resuming; anything else (no bytes yet, a private name, bad bytes) goes, sidecar too.
-    const kept = !(!lock || (e instanceof BridgeError && e.kind === 'Corrupt') || (await sizeOf(part)) === 0);
-    if (!kept) {
+    if (!lock || (e instanceof BridgeError && e.kind === 'Corrupt') || (await sizeOf(part)) === 0) {
       await rm(part, { force: true });
       await rm(state, { force: true });
     }
     await lock?.release();
-    throw diskFull(e, paths.lfsDir, req, kept ? part : undefined);
+    throw e;
   }
-}
-
-/** A full disk (or quota) named, with what to do: the bare ENOSPC says neither which disk nor that we resume. */
-function diskFull(e: unknown, lfsDir: string, req: TransferRequest, part: string | undefined): unknown {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
-  const what = code === 'ENOSPC' ? 'no space left on the disk' : 'the disk quota is used up';
-  const after = part
-    ? `the partial ${part} is kept, and the next pull goes on from it once there is room`
-    : 'pull again once there is room';
-  return new BridgeError(
-    'Quota',
-    false,
-    `${what} holding ${lfsDir} (lfs.storage) while downloading ${req.oid} (${req.size} bytes): ${after}`,
-    { cause: e },
-  );
 }
 
 const unique = () => randomBytes(4).toString('hex');
