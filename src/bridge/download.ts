@@ -5,12 +5,13 @@
  * See docs/architecture.md "One download", docs/protocol.md "Where files go".
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BridgeError, notFound } from '../errors.js';
 import { sizeOf } from '../fsutil.js';
 import type { TransferContext } from './context.js';
+import type { LfsPaths } from './lfsdir.js';
 import { deadHolder, type Lock, waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -41,6 +42,54 @@ export const lockWait = { maxMs: 15 * 60_000, idleMs: 30_000 };
 
 export async function download(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<Downloaded> {
   const paths = await ctx.lfsPaths();
+  try {
+    return await downloadTo(ctx, req, meter, paths);
+  } catch (e) {
+    throw storageError(e, paths, req);
+  }
+}
+
+/**
+ * The LFS storage refusing a write (full, read-only, not ours), named with what to do: a bare ENOSPC or EACCES
+ * says neither which storage nor that a partial is kept.
+ */
+function storageError(e: unknown, paths: LfsPaths, req: TransferRequest): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const where = `${paths.lfsDir} (the LFS storage, lfs.storage)`;
+  if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') {
+    const part = join(paths.incomplete, `${req.oid}.part`);
+    const what = err.code === 'ENOSPC' ? 'no space left on the disk holding' : 'the disk quota is used up on';
+    const after = existsSync(part)
+      ? `the partial ${part} is kept, and the next pull goes on from it once there is room`
+      : 'pull again once there is room';
+    return new BridgeError(
+      'Quota',
+      false,
+      `${what} ${where} while downloading ${req.oid} (${req.size} bytes): ${after}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (err?.code === 'EACCES' || err?.code === 'EPERM' || err?.code === 'EROFS') {
+    const why =
+      err.code === 'EROFS' ? 'it is on a read-only file system' : `this user may not write there (${err.code})`;
+    return new BridgeError(
+      'Forbidden',
+      false,
+      `cannot write in ${where}: ${why}${err.path ? `, at ${err.path}` : ''}; pull as the user who owns it, or give this user write access`,
+      { cause: e },
+    );
+  }
+  return e;
+}
+
+async function downloadTo(
+  ctx: TransferContext,
+  req: TransferRequest,
+  meter: ProgressMeter,
+  paths: LfsPaths,
+): Promise<Downloaded> {
   await ensureDir(paths.tmp);
   const p = ctx.provider;
   if (req.size <= TINY && p.sourcePath && !ctx.rate) return copyTiny(ctx, req, paths.tmp, meter);

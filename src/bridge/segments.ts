@@ -5,8 +5,9 @@
  * object order in the part file (partfile.ts): from memory at the frontier, read back for segments behind it.
  * With one stream this is the plain sequential download: one request from the first missing byte to the end.
  */
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { BridgeError, corrupt, transient } from '../errors.js';
+import { writeAllAt } from '../fsutil.js';
 import type { FillSink } from '../http/fill-body.js';
 import type { TransferContext } from './context.js';
 import { openPartFile } from './partfile.js';
@@ -65,7 +66,7 @@ export async function isSegmented(statePath: string): Promise<boolean> {
  * The segments recorded in the sidecar; 'sequential' when there is no segment record (no sidecar, or one from the
  * one-stream path: the partial is a plain prefix); 'untrusted' when a record exists but cannot be believed.
  */
-async function loadState(
+export async function loadState(
   statePath: string,
   size: number,
   partLength: number,
@@ -84,6 +85,32 @@ async function loadState(
     s.busy = false;
   }
   return st.segments;
+}
+
+/**
+ * Writes the sidecar atomically (tmp + rename). On a full disk there is no room for the new file, but there is for
+ * a record written over the old one in its own blocks: what was received before the disk filled is then kept
+ * for the next pull. A crash in the middle of that write leaves a record that does not parse: not trusted, the
+ * download starts over, nothing wrong is kept.
+ */
+async function saveRecord(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, text);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+    const fh = await open(path, 'r+');
+    try {
+      const b = Buffer.from(text);
+      await writeAllAt(fh, b, 0);
+      await fh.truncate(b.length);
+    } finally {
+      await fh.close();
+    }
+  }
 }
 
 export interface SegmentOptions {
@@ -157,9 +184,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
             segment: segs[0] ? segs[0].end - segs[0].start : SEGMENT,
             segments: segs.map(({ start, end, done }) => ({ start, end, done })),
           };
-          const tmp = `${o.statePath}.${process.pid}.tmp`;
-          await writeFile(tmp, JSON.stringify(st));
-          await rename(tmp, o.statePath);
+          await saveRecord(o.statePath, JSON.stringify(st));
         })
         .catch(() => {});
       return saving;

@@ -13,6 +13,7 @@ import type { TransferRequest } from './protocol.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, readRange } from './source.js';
+import { checkUnchanged, type SourceStamp } from './source-stamp.js';
 import { ObjectHash, type StreamHash, type TapOptions, tap } from './tap.js';
 import { ThreadedObjectHash } from './upload-hash.js';
 
@@ -152,7 +153,10 @@ export function sourceBody(
   return t;
 }
 
-/** Commits a session whose bytes are all sent, checks what the provider stored, and drops the resume record. */
+/**
+ * Commits a session whose bytes are all sent, checks what the provider stored, and drops the resume record. The
+ * source must be as stamped before its first read: the hash may have read other bytes than those sent.
+ */
 export async function commitSession(
   ctx: TransferContext,
   req: TransferRequest,
@@ -160,7 +164,9 @@ export async function commitSession(
   hash: StreamHash,
   store: ResumeStore | null,
   key: string,
+  source: SourceStamp,
 ): Promise<void> {
+  await checkUnchanged(source, req.oid);
   const res = await commitOrAdopt(ctx, req, () => ctx.provider.finishUpload(session));
   await checkCommitted(ctx.provider, res, hash);
   await store?.delete(key);

@@ -5,6 +5,7 @@ import type { TransferRequest } from './protocol.js';
 import { RAMP_READ_BYTES, Ramp } from './ramp.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
+import type { SourceStamp } from './source-stamp.js';
 import {
   commitSession,
   complete,
@@ -58,6 +59,7 @@ export async function uploadInPieces(
   store: ResumeStore | null,
   key: string,
   chunk: number,
+  stamp: SourceStamp,
 ): Promise<void> {
   const p = ctx.provider;
   await withSessionRestart(ctx, req, store, key, async (fresh) => {
@@ -99,7 +101,7 @@ export async function uploadInPieces(
           if (!(e instanceof SessionGone)) throw e;
         });
       }
-      await commitSession(ctx, req, session, hash, store, key);
+      await commitSession(ctx, req, session, hash, store, key, stamp);
     } finally {
       ac.abort();
       await hash.close?.();

@@ -5,7 +5,7 @@
  * byte leaves; the server's size and hash are checked after the commit.
  * See docs/architecture.md "One upload".
  */
-import { readFileSync } from 'node:fs';
+import { type BigIntStats, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BridgeError, badRequest, corrupt } from '../errors.js';
@@ -18,6 +18,7 @@ import type { TransferRequest } from './protocol.js';
 import { type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
 import { hashPrefix, TINY } from './source.js';
+import { type SourceStamp, sourceChanged, sourceChangedError, stampOf } from './source-stamp.js';
 import { ObjectHash, type StreamHash } from './tap.js';
 import {
   checkCommitted,
@@ -38,7 +39,8 @@ import { uploadInPieces, usePieces } from './upload-pieces.js';
 const LOCK_WAIT_MS = 15 * 60_000;
 
 export async function upload(ctx: TransferContext, req: TransferRequest, meter: ProgressMeter): Promise<void> {
-  const src = await checkSource(req);
+  const stamp = await checkSource(req);
+  const src = stamp.path;
   const p = ctx.provider;
   // Sessions are resumable state shared by oid, so one uploader per oid on this machine; a one-shot put needs no lock.
   const small = req.size <= p.caps.simpleUploadMax;
@@ -56,26 +58,34 @@ export async function upload(ctx: TransferContext, req: TransferRequest, meter: 
       return meter.finish();
     }
     if (remote) ctx.log.info(`${req.oid} on ${p.name} has ${remote.size} bytes, expected ${req.size}: uploading it`);
-    if (small) await putSmall(ctx, req, src, meter);
-    else await sessionUpload(ctx, req, src, meter);
+    try {
+      if (small) await putSmall(ctx, req, src, meter);
+      else await sessionUpload(ctx, req, src, meter, stamp);
+    } catch (e) {
+      // Bytes that do not hash to the oid from a file written meanwhile: say so, not "corrupt".
+      if (e instanceof BridgeError && e.kind === 'Corrupt' && (await sourceChanged(stamp)))
+        throw sourceChangedError(stamp, req.oid);
+      throw e;
+    }
     meter.finish();
   } finally {
     await lock?.release();
   }
 }
 
-async function checkSource(req: TransferRequest): Promise<string> {
+/** The source as git-lfs names it, stamped before its first byte is read (source-stamp.ts). */
+async function checkSource(req: TransferRequest): Promise<SourceStamp> {
   const src = req.path as string;
-  let st: Awaited<ReturnType<typeof stat>>;
+  let st: BigIntStats;
   try {
-    st = await stat(src);
+    st = await stat(src, { bigint: true });
   } catch (e) {
     throw badRequest(`cannot read ${src} for ${req.oid}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
   if (!st.isFile()) throw badRequest(`${src} is not a file`);
-  if (st.size !== req.size)
+  if (st.size !== BigInt(req.size))
     throw badRequest(`${src} has ${st.size} bytes, but git-lfs says ${req.oid} has ${req.size}`);
-  return src;
+  return stampOf(src, st);
 }
 
 /** Content-addressed: the right size under the oid's name is the object, and a SHA-256 the provider gives must match. */
@@ -128,7 +138,13 @@ export function chunkSizeFor(p: Provider, configured?: number): number {
   return Math.max(chunkAlign, Math.floor(want / chunkAlign) * chunkAlign);
 }
 
-async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: string, meter: ProgressMeter) {
+async function sessionUpload(
+  ctx: TransferContext,
+  req: TransferRequest,
+  src: string,
+  meter: ProgressMeter,
+  stamp: SourceStamp,
+) {
   const p = ctx.provider;
   const chunk = chunkSizeFor(p, ctx.config.chunkSize);
   const useRecords = p.caps.sessionsSurviveRestart && !p.caps.sessionFromOid;
@@ -137,7 +153,7 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
   // In parallel pieces where the provider takes them — unless a session in order is already under way.
   const rec = store ? await store.get(key) : null;
   if (rec?.pieces || (!rec && usePieces(ctx, req.size, chunk)))
-    return uploadInPieces(ctx, req, src, meter, store, key, chunk);
+    return uploadInPieces(ctx, req, src, meter, store, key, chunk, stamp);
 
   await withSessionRestart(ctx, req, store, key, async (fresh) => {
     const { session, offset } = await openSession(ctx, req, store, key, chunk, fresh);
@@ -156,7 +172,7 @@ async function sessionUpload(ctx: TransferContext, req: TransferRequest, src: st
         await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
       }
       await complete(src, hash);
-      await commitSession(ctx, req, session, hash, store, key).catch((e) => {
+      await commitSession(ctx, req, session, hash, store, key, stamp).catch((e) => {
         // The source is the object (just verified), so bytes kept from an earlier run were not: start over, once.
         if (offset > 0 && e instanceof BridgeError && e.kind === 'Corrupt')
           throw new SessionGone(`${e.message}; sending ${req.oid} again from byte 0`);

@@ -258,7 +258,8 @@ export async function refreshGrant(spec: OAuthSpec, set: TokenSet, env: NodeJS.P
     return asTokenResponse(spec, json, 'token refresh');
   } catch (e) {
     if (e instanceof OAuthError) {
-      if (e.error === 'invalid_grant') throw authError(`[${spec.provider}] login expired or revoked: ${relogin}`);
+      if (e.error === 'invalid_grant')
+        throw authError(`[${spec.provider}] login expired or revoked: log in again (${relogin})`);
       if (e.error === 'invalid_client' || e.error === 'unauthorized_client') {
         throw authError(
           `[${spec.provider}] the app (client id ${set.clientId}) was refused: ${e.description ?? e.error}; ${relogin}`,

@@ -49,7 +49,7 @@ export function classify(status: number, text: string, retryAfter: string | unde
 
   if (status === 401) {
     if (has(summary, 'expired_access_token')) return mk('Auth', true, 'access token expired', 0);
-    return mk('Auth', false, `not authorised (${short}): run lfs-bridge login dropbox`);
+    return mk('Auth', false, `the login was refused (${short}): log in again with lfs-bridge login dropbox`);
   }
   if (status === 429) return mk('RateLimited', true, `rate limited (${short || 'too_many_requests'})`, wait);
   if (status >= 500) return mk('Transient', true, `server error ${status}`, wait);

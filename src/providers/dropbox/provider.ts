@@ -1,7 +1,7 @@
 /** The Dropbox provider itself (loaded once objects flow; index.ts stays light for `init`). See index.ts. */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { notFound, transient } from '../../errors.js';
+import { BridgeError, notFound, transient } from '../../errors.js';
 import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } from '../../http/index.js';
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../index.js';
@@ -29,6 +29,8 @@ export class DropboxProvider implements Provider {
   readonly destination: string;
   private token?: string;
   private tokenStale = false;
+  /** A login refused beyond refresh (revoked, logged out): every later call fails with it, without asking again. */
+  private refused?: BridgeError;
   private readonly links = new Map<string, { link: string; until: number }>();
   private readonly api: string;
   private readonly content: string;
@@ -51,8 +53,11 @@ export class DropboxProvider implements Provider {
   }
 
   private async bearer(): Promise<string> {
+    if (this.refused) throw this.refused;
     if (!this.token || this.tokenStale) {
-      this.token = await this.tokens(this.tokenStale);
+      this.token = await this.tokens(this.tokenStale).catch((e) => {
+        throw this.refuse(e);
+      });
       this.tokenStale = false;
       maskInLogs(this.token);
     }
@@ -63,11 +68,16 @@ export class DropboxProvider implements Provider {
     return { authorization: `Bearer ${await this.bearer()}`, ...extra };
   }
 
+  private refuse(e: unknown): unknown {
+    if (e instanceof BridgeError && e.kind === 'Auth' && !e.retryable) this.refused ??= e;
+    return e;
+  }
+
   /** Maps a non-2xx answer to a DropboxError; an expired token is refreshed before the retry. */
   private async fail(res: HttpResponse, what: string): Promise<never> {
     const err = classify(res.status, await text(res), header(res, 'retry-after'), what);
     if (err.kind === 'Auth' && err.retryable) this.tokenStale = true;
-    throw err;
+    throw this.refuse(err);
   }
 
   private async rpc<T>(route: string, arg: unknown, signal?: AbortSignal): Promise<T> {

@@ -27,7 +27,7 @@
  * Files given without `ns` live in the home namespace of account "default".
  * See docs/providers.md "The fake Dropbox".
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +66,11 @@ export interface FakeDropboxOptions {
 export interface FakeFiles {
   /** Stores `data` at `path` (overwrite mode) in the default account's home namespace or namespace `ns`. */
   put(path: string, data: Buffer, ns?: string): void;
+  /**
+   * Moves the file at `file` into the store at `path` (overwrite mode) with `hash` as its content_hash, unread: a
+   * sparse multi-GiB object costs nothing to store.
+   */
+  adopt(path: string, file: string, hash: string, ns?: string): void;
   get(path: string, ns?: string): Buffer | undefined;
   /** FileMetadata as files/download would report it. */
   meta(path: string, ns?: string): Json | undefined;
@@ -167,6 +172,18 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     put: (path, data, id) => {
       const { a, ns } = nsOf(id);
       store.putBuffer(a, ns, path, data);
+    },
+    adopt: (path, file, hash, id) => {
+      const { a, ns } = nsOf(id);
+      const r = store.resolve(a, ns, path);
+      if ('error' in r) throw new Error(`fake dropbox: bad path ${path}`);
+      const blob = { file, size: statSync(file).size, hash };
+      const res = store.commit(a, r.ns, r.key, r.display, blob, {
+        mode: 'overwrite',
+        autorename: false,
+        strictConflict: false,
+      });
+      if ('error' in res) throw new Error(`fake dropbox: cannot store ${path}: ${JSON.stringify(res.error)}`);
     },
     get: (path, id) => {
       const e = entryOf(path, id);

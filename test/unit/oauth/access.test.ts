@@ -240,7 +240,7 @@ describe('oauth/access: getAccessToken', () => {
       (e: BridgeError) => {
         assert.equal(e.kind, 'Auth');
         assert.equal(e.retryable, false);
-        assert.equal(e.message, '[dropbox] login expired or revoked: run lfs-bridge login dropbox');
+        assert.equal(e.message, '[dropbox] login expired or revoked: log in again (run lfs-bridge login dropbox)');
         return true;
       },
     );
@@ -252,7 +252,8 @@ describe('oauth/access: getAccessToken', () => {
     await seed(record({ account: 'work' }));
     await assert.rejects(
       getAccessToken('dropbox', { env: { ...env, LFS_BRIDGE_DROPBOX_ENDPOINT: srv.url } }),
-      (e: Error) => e.message === '[dropbox] login expired or revoked: run lfs-bridge login dropbox --account work',
+      (e: Error) =>
+        e.message === '[dropbox] login expired or revoked: log in again (run lfs-bridge login dropbox --account work)',
     );
   });
 

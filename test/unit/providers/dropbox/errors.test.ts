@@ -160,7 +160,7 @@ describe('providers/dropbox over scripted HTTP (undici MockAgent)', () => {
       withRetry(() => provider().stat(OID), sleepless),
       (e: BridgeError) => {
         assert.equal(e.kind, 'Auth');
-        assert.match(e.message, /run lfs-bridge login dropbox/);
+        assert.match(e.message, /log in again with lfs-bridge login dropbox/);
         return true;
       },
     );
