@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { MiB, writeRandomFile } from '../helpers/files.js';
+import { requireThrowawayKeyring } from '../helpers/keyring-guard.js';
 import { sleep } from '../helpers/proc.js';
 import { describeRun } from '../helpers/run.js';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -22,6 +23,7 @@ describe('e2e: a Dropbox login revoked during a push', function () {
   let forget: () => Promise<void>;
   let revoke: () => Promise<void>;
 
+  before(requireThrowawayKeyring);
   beforeEach(async () => {
     fake = await startFakeDropbox();
     sb = await Sandbox.create('revoked');
