@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isProviderName, type ProviderName, providerNames } from '../config/index.js';
+import { isProviderName, type ProviderName } from '../config/index.js';
 import { parseSize } from '../config/size.js';
 import { configError } from '../errors.js';
 import { git, gitConfigMap, gitOk } from '../git.js';
-import { loadProviderModule } from '../providers/index.js';
+import { availableProviders, loadProviderModule } from '../providers/index.js';
 
 export const AGENT = 'lfs-bridge';
 export const TEAM_FILE = '.lfs-bridge';
@@ -94,14 +94,10 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     }
     provider ??= adopted['lfs-bridge.provider'];
     rootAsGiven ??= adopted['lfs-bridge.root'];
-    if (!provider || !rootAsGiven) {
-      throw configError(
-        `no provider/root given and none in ${TEAM_FILE}: run lfs-bridge setup --provider <local|dropbox|gdrive|onedrive> --root <root>`,
-      );
-    }
+    if (!provider || !rootAsGiven) throw missingFlag(provider, rootAsGiven);
   }
-  if (!isProviderName(provider))
-    throw configError(`unknown provider "${provider}": use one of ${providerNames.join(', ')}`);
+  if (!isProviderName(provider) || !availableProviders.includes(provider))
+    throw configError(`unknown provider "${provider}"`, `use one of ${availableProviders.join(', ')}`);
   let root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
   if (provider !== 'local') {
     const mod = await loadProviderModule(provider);
@@ -149,7 +145,10 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
 
   const shared: Record<string, string> = {};
   if (o.shared) {
+    // Run again with the same values, setup changes nothing and says so (no "commit it" for an unchanged file).
+    const before = existsSync(teamFile) ? await gitConfigMap('^lfs-bridge\\.', top, teamFile) : new Map();
     const put = async (key: string, value: string) => {
+      if (before.get(key) === value) return;
       await gitOk(['config', '--file', teamFile, key, value], { cwd: top });
       shared[key] = value;
     };
@@ -157,10 +156,26 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     await put('lfs-bridge.root', rootAsGiven);
     if (o.chunkSize) await put('lfs-bridge.chunksize', String(checkSize(o.chunkSize, 'chunk size')));
     notes.push(
-      `commit ${TEAM_FILE} so that teammates can run \`lfs-bridge setup\` (or \`lfs-bridge clone\`) with no flags`,
+      Object.keys(shared).length
+        ? `commit ${TEAM_FILE} so that teammates can run \`lfs-bridge setup\` (or \`lfs-bridge clone\`) with no flags`
+        : `${TEAM_FILE} already records these values: nothing changed`,
     );
   }
   return { top, provider, root, adopted, adoptedFrom, written, shared, notes };
+}
+
+/** Which of --provider and --root is missing (neither given nor in the team file), and the command that works. */
+function missingFlag(provider: string | undefined, root: string | undefined) {
+  const choices = availableProviders.join('|');
+  if (provider) {
+    const what = provider === 'local' ? 'folder' : 'root';
+    return configError(`--root is missing`, `run lfs-bridge setup --provider ${provider} --root <${what}>`);
+  }
+  if (root) return configError(`--provider is missing`, `run lfs-bridge setup --provider <${choices}> --root ${root}`);
+  return configError(
+    `no --provider and --root given, and no ${TEAM_FILE} to adopt them from`,
+    `run lfs-bridge setup --provider <${choices}> --root <root>`,
+  );
 }
 
 function checkSize(v: string, what: string): number {
