@@ -51,7 +51,8 @@ export interface SetupResult {
 
 export async function workTreeTop(cwd?: string): Promise<string> {
   const r = await git(['rev-parse', '--show-toplevel'], { cwd });
-  if (r.code !== 0 || !r.stdout.trim()) throw configError('not inside a git work tree: cd into your repository first');
+  if (r.code !== 0 || !r.stdout.trim())
+    throw configError('not inside a git work tree', 'cd into your repository first');
   return r.stdout.trim();
 }
 

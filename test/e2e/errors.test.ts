@@ -65,7 +65,7 @@ describe('e2e: errors a person can read', function () {
   it('outside a repository: one line, no class name, no code', async () => {
     const r = await sb.bridge(sb.root, ['setup', '--provider', 'local', '--root', sb.path('s')]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'lfs-bridge: not inside a git work tree: cd into your repository first\n');
+    assert.equal(r.stderr, 'lfs-bridge: not inside a git work tree\ncd into your repository first\n');
   });
 
   it('LFS_BRIDGE_DEBUG adds the stack and the cause', async () => {
