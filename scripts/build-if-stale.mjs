@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm run build`, only when dist/ is missing or older than its sources. It is the `prepare` script: npm runs it
+// when it installs lfs-bridge from a git URL (after installing the dev dependencies the build needs) and on every
+// `npm ci` / `npm install` in a checkout, where a build that is already current would only cost time.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// The build's last step writes the manifest: its mtime is when the last complete build finished.
+const stamp = join(root, 'oclif.manifest.json');
+const inputs = ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+
+/** Newest mtime under `p`; folders count too (a deleted source changes its folder's mtime). */
+function newest(p) {
+  if (!existsSync(p)) return 0;
+  const st = statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let t = st.mtimeMs;
+  for (const name of readdirSync(p)) t = Math.max(t, newest(join(p, name)));
+  return t;
+}
+
+const built = existsSync(stamp) && existsSync(join(root, 'dist', 'bridge', 'main.js')) ? statSync(stamp).mtimeMs : 0;
+const sources = Math.max(...inputs.map((f) => newest(join(root, f))));
+if (built && built >= sources && process.env.LFS_BRIDGE_FORCE_BUILD !== '1') process.exit(0);
+
+// Run by npm, which says where it is (npm_execpath): no PATH lookup, no npm.cmd on Windows.
+const npm = process.env.npm_execpath;
+const r = npm
+  ? spawnSync(process.execPath, [npm, 'run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
+  : spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+if (r.status !== 0) {
+  console.error(
+    r.error
+      ? `lfs-bridge: cannot run npm to build: ${r.error.message}`
+      : 'lfs-bridge: the build failed (see above); dev dependencies missing? run npm ci first',
+  );
+  process.exit(r.status || 1);
+}
