@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build`, only when dist/ is missing or older than its sources. It is the `prepare` script: npm runs it
-// when it installs lfs-bridge from a git URL (after installing the dev dependencies the build needs) and on every
-// `npm ci` / `npm install` in a checkout, where a build that is already current would only cost time.
+// when it installs lfs-bridge from a git URL and on every `npm ci` / `npm install` in a checkout, where a build
+// that is already current would only cost time.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,10 +27,26 @@ const sources = Math.max(...inputs.map((f) => newest(join(root, f))));
 if (built && built >= sources && process.env.LFS_BRIDGE_FORCE_BUILD !== '1') process.exit(0);
 
 // Run by npm, which says where it is (npm_execpath): no PATH lookup, no npm.cmd on Windows.
-const npm = process.env.npm_execpath;
-const r = npm
-  ? spawnSync(process.execPath, [npm, 'run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
-  : spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+const npmCli = process.env.npm_execpath;
+const npm = (args, env = process.env) =>
+  npmCli
+    ? spawnSync(process.execPath, [npmCli, ...args], { cwd: root, stdio: 'inherit', env })
+    : spawnSync('npm', args, { cwd: root, stdio: 'inherit', env, shell: process.platform === 'win32' });
+
+// `npm install -g <git url>` prepares its clone of the repository with an install that inherits the global
+// settings and so leaves the dependencies out (npm 11 still does): install them here, in the clone, from the lock
+// file, without scripts (this one included).
+if (!existsSync(join(root, 'node_modules', 'typescript', 'package.json'))) {
+  const env = { ...process.env, npm_config_global: 'false' };
+  for (const k of Object.keys(env)) if (/^npm_config_(prefix|location)$/i.test(k)) delete env[k];
+  const ci = npm(['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], env);
+  if (ci.status !== 0) {
+    console.error('lfs-bridge: cannot install the dependencies the build needs (npm ci failed, see above)');
+    process.exit(ci.status || 1);
+  }
+}
+
+const r = npm(['run', 'build', '--silent']);
 if (r.status !== 0) {
   console.error(
     r.error
