@@ -37,8 +37,11 @@ const npm = (args, env = process.env) =>
 // settings and so leaves the dependencies out (npm 11 still does): install them here, in the clone, from the lock
 // file, without scripts (this one included).
 if (!existsSync(join(root, 'node_modules', 'typescript', 'package.json'))) {
-  const env = { ...process.env, npm_config_global: 'false' };
-  for (const k of Object.keys(env)) if (/^npm_config_(prefix|location)$/i.test(k)) delete env[k];
+  // Only the settings that say where packages come from pass on (not global, prefix, allow-scripts...).
+  const keep =
+    /^npm_config_(cache|userconfig|globalconfig|registry|.*:registry|.*proxy|cafile|ca|strict_ssl|fetch_.*)$/i;
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^npm_config_/i.test(k) && !keep.test(k)) delete env[k];
   const ci = npm(['ci', '--include=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], env);
   if (ci.status !== 0) {
     console.error('lfs-bridge: cannot install the dependencies the build needs (npm ci failed, see above)');
