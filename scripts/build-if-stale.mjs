@@ -3,7 +3,7 @@
 // when it installs lfs-bridge from a git URL and on every `npm ci` / `npm install` in a checkout, where a build
 // that is already current would only cost time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,9 +34,10 @@ const npm = (args, env = process.env) =>
     : spawnSync('npm', args, { cwd: root, stdio: 'inherit', env, shell: process.platform === 'win32' });
 
 // `npm install -g <git url>` prepares its clone of the repository with an install that inherits the global
-// settings (npm 11 still does), so it (1) links the global lfs-bridge to this temporary clone, which npm deletes
-// afterwards, and the real install then lands in that dangling link; (2) leaves the dependencies out. Undo the
-// link, and install the dependencies here, in the clone, from the lock file, without scripts (this one included).
+// settings (npm 11 still does), so it (1) puts a link to this temporary clone, which npm deletes afterwards, where
+// the real install is about to unpack, and (2) leaves the dependencies out. Put the empty folder back in place of
+// the link, and install the dependencies here, in the clone, from the lock file, without scripts (this one
+// included).
 const globalPrefix = process.env.npm_config_global === 'true' ? process.env.npm_config_global_prefix : undefined;
 if (globalPrefix) {
   for (const dir of [
@@ -44,7 +45,10 @@ if (globalPrefix) {
     join(globalPrefix, 'node_modules', 'lfs-bridge'),
   ]) {
     try {
-      if (lstatSync(dir).isSymbolicLink() && realpathSync(dir) === realpathSync(root)) unlinkSync(dir);
+      if (lstatSync(dir).isSymbolicLink() && realpathSync(dir) === realpathSync(root)) {
+        unlinkSync(dir);
+        mkdirSync(dir); // the folder the real install was about to unpack into, as it was
+      }
     } catch {
       // not there: nothing to undo
     }
