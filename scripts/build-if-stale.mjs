@@ -3,8 +3,9 @@
 // when it installs lfs-bridge from a git URL and on every `npm ci` / `npm install` in a checkout, where a build
 // that is already current would only cost time.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,25 +34,37 @@ const npm = (args, env = process.env) =>
     ? spawnSync(process.execPath, [npmCli, ...args], { cwd: root, stdio: 'inherit', env })
     : spawnSync('npm', args, { cwd: root, stdio: 'inherit', env, shell: process.platform === 'win32' });
 
-// `npm install -g <git url>` prepares its clone of the repository with an install that inherits the global
-// settings (npm 11 still does), so it (1) puts a link to this temporary clone, which npm deletes afterwards, where
-// the real install is about to unpack, and (2) leaves the dependencies out. Put the empty folder back in place of
-// the link, and install the dependencies here, in the clone, from the lock file, without scripts (this one
-// included).
+// `npm install -g <git url>` prepares its clone of the repository with an `npm install` that inherits the global
+// settings (npm 11 still does). So that install (1) moves the folder the real install is unpacking into (with the
+// dependencies it has unpacked so far) aside to npm's "retired" name and links that path to this temporary clone,
+// which npm deletes afterwards; (2) leaves the dependencies out. Undo (1): put the folder back in place of the
+// link. For (2), install the dependencies here, in the clone, from the lock file, without scripts (this one too).
 const globalPrefix = process.env.npm_config_global === 'true' ? process.env.npm_config_global_prefix : undefined;
+/** Where npm moves a folder it replaces until the install is done (its retire-path: `.<name>-<8 of sha1>`). */
+const retiredPath = (p) =>
+  join(
+    dirname(p),
+    `.${basename(p)}-${createHash('sha1')
+      .update(p)
+      .digest('base64')
+      .replace(/[^a-zA-Z0-9]+/g, '')
+      .slice(0, 8)}`,
+  );
 if (globalPrefix) {
   for (const dir of [
     join(globalPrefix, 'lib', 'node_modules', 'lfs-bridge'),
     join(globalPrefix, 'node_modules', 'lfs-bridge'),
   ]) {
+    let ours = false;
     try {
-      if (lstatSync(dir).isSymbolicLink() && realpathSync(dir) === realpathSync(root)) {
-        unlinkSync(dir);
-        mkdirSync(dir); // the folder the real install was about to unpack into, as it was
-      }
+      ours = lstatSync(dir).isSymbolicLink() && realpathSync(dir) === realpathSync(root);
     } catch {
       // not there: nothing to undo
     }
+    if (!ours) continue;
+    unlinkSync(dir);
+    if (existsSync(retiredPath(dir))) renameSync(retiredPath(dir), dir);
+    else mkdirSync(dir);
   }
 }
 if (!existsSync(join(root, 'node_modules', 'typescript', 'package.json'))) {
