@@ -9,6 +9,10 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// An installed copy has no sources: it was built before it was packed (npm may still run `prepare` in it when
+// told to allow lfs-bridge's scripts).
+if (!existsSync(join(root, 'src'))) process.exit(0);
+
 // The build's last step writes the manifest: its mtime is when the last complete build finished.
 const stamp = join(root, 'oclif.manifest.json');
 const inputs = ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
