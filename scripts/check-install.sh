@@ -3,7 +3,11 @@
 # clone of this checkout's HEAD (committed files only) into a temporary prefix, then uses the installed binary:
 # `lfs-bridge --version`, and a push / `lfs-bridge clone` round trip through the `local` provider. Nothing outside
 # the temporary folder is touched (npm's download cache aside). CI runs it: bash scripts/check-install.sh
+# With --all, also the README's other two paths from the same clean clone: `npm ci && npm link`, and
+# `npm pack && npm install -g ./lfs-bridge-<version>.tgz` (about a minute more).
 set -euo pipefail
+all=${1:-}
+user_home=$HOME
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lfs-bridge-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -62,3 +66,17 @@ git push -q origin main 2>"$tmp/push.log" || { cat "$tmp/push.log" >&2; exit 1; 
 cd "$tmp" && lfs-bridge clone "$tmp/remote.git" copy >/dev/null 2>"$tmp/clone.log" || { cat "$tmp/clone.log" >&2; exit 1; }
 for f in big.bin small.bin; do cmp "$tmp/work/$f" "$tmp/copy/$f"; done
 step "OK: installed from git, --version and a local round trip work"
+
+if [ "$all" = --all ]; then
+  cd "$tmp/repo"
+  export HOME="$user_home" # npm's own cache and settings again
+  step "npm ci && npm link (in the clean clone)"
+  npm ci --loglevel=error >/dev/null
+  NPM_CONFIG_PREFIX="$tmp/linked" npm link --loglevel=error >/dev/null
+  "$tmp/linked/bin/lfs-bridge" --version
+  step "npm pack && npm install -g ./lfs-bridge-$want.tgz"
+  npm pack --loglevel=error >/dev/null
+  npm install -g --prefix "$tmp/packed" --loglevel=error "./lfs-bridge-$want.tgz" >/dev/null
+  "$tmp/packed/bin/lfs-bridge" --version
+  step "OK: all three install paths work"
+fi
