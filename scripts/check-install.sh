@@ -60,7 +60,7 @@ head -c 3000000 /dev/urandom >big.bin
 echo "small but tracked" >small.bin
 git add . && git commit -qm "assets"
 git remote add origin "$tmp/remote.git"
-git push -q origin main 2>"$tmp/push.log" || { cat "$tmp/push.log" >&2; exit 1; }
+git push -q origin main >/dev/null 2>"$tmp/push.log" || { cat "$tmp/push.log" >&2; exit 1; }
 [ "$(find "$tmp/store" -type f -not -path '*/.lfs-bridge-incoming/*' | wc -l)" = 2 ] ||
   { echo "check-install: the store does not hold the 2 objects" >&2; exit 1; }
 cd "$tmp" && lfs-bridge clone "$tmp/remote.git" copy >/dev/null 2>"$tmp/clone.log" || { cat "$tmp/clone.log" >&2; exit 1; }
