@@ -115,9 +115,9 @@ describe('e2e: errors a person can read', function () {
       r.stderr,
       'lfs-bridge: Expected --provider=gdrive to be one of: local, dropbox\nSee more help with --help\n',
     );
-    for (const cmd of ['setup', 'clone', 'login', 'logout']) {
-      const help = await sb.bridgeOk(repo, [cmd, '--help']);
-      assert.doesNotMatch(help.stdout, /gdrive|onedrive/i, `${cmd} --help`);
+    for (const cmd of ['--help', 'setup', 'clone', 'login', 'logout']) {
+      const help = await sb.bridgeOk(repo, cmd === '--help' ? [cmd] : [cmd, '--help']);
+      assert.doesNotMatch(help.stdout, /gdrive|onedrive|google drive/i, `${cmd} --help`);
     }
     const setupHelp = await sb.bridgeOk(repo, ['setup', '--help']);
     assert.match(setupHelp.stdout, /local\|dropbox/);
