@@ -155,6 +155,17 @@ describe('e2e: errors a person can read', function () {
     assert.ok((await readdir(dir)).includes('kept.dat'));
   });
 
+  it('clone of a URL git cannot clone: git says why, lfs-bridge says what failed', async () => {
+    const missing = sb.path('no-such-remote.git');
+    const r = await sb.bridge(sb.root, ['clone', missing, 'nothing']);
+    assert.equal(r.code, 1, describeRun('clone', r));
+    assert.match(r.stderr, /fatal: .*no-such-remote\.git/, "git's own message");
+    assert.ok(
+      r.stderr.endsWith(`lfs-bridge: git clone ${missing} failed (exit 128): see git's message above\n`),
+      describeRun('clone', r),
+    );
+  });
+
   it('setup --shared run again with the same values says nothing changed', async () => {
     const dir = sb.path('shared');
     await sb.gitOk(sb.root, ['init', '-q', dir]);
