@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 bash scripts/install-deps.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/bridge/main.js ] && [ -f oclif.manifest.json ] || npm run build --silent
+node scripts/build-if-stale.mjs # builds when dist is missing or older than the sources
 bridge="node $here/bin/run.js"
 
 demo=$(mktemp -d "${TMPDIR:-/tmp}/lfs-bridge-demo.XXXXXX")

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
-npm run build --silent
+node scripts/build-if-stale.mjs # npm ci has built already (prepare): no second build
 npx biome check .
 npx tsc -p tsconfig.json --noEmit
 log=$(mktemp "${TMPDIR:-/tmp}/lfs-bridge-test.XXXXXX")

@@ -36,21 +36,31 @@ export interface BridgeErrorOptions {
   cause?: unknown;
   /** The server's Retry-After, already in ms: it beats our own backoff. */
   retryAfterMs?: number;
+  /**
+   * The fix, for people: a command prints it on a line of its own under the message (cli/report-error.ts); the
+   * message proper carries it after a colon, so the agent's protocol messages keep it too.
+   */
+  hint?: string;
 }
 
 export class BridgeError extends Error {
   /** Set by withRetry when the tries ran out: nobody retries it again. */
   persistent = false;
   readonly retryAfterMs?: number;
+  /** What failed, without the hint. */
+  readonly what: string;
+  readonly hint?: string;
   constructor(
     readonly kind: ErrorKind,
     readonly retryable: boolean,
     message: string,
     opts: BridgeErrorOptions = {},
   ) {
-    super(message, { cause: opts.cause });
+    super(opts.hint ? `${message}: ${opts.hint}` : message, { cause: opts.cause });
     this.name = `BridgeError(${kind})`;
     this.retryAfterMs = opts.retryAfterMs;
+    this.what = message;
+    this.hint = opts.hint;
   }
   get code(): number {
     return wireCode[this.kind];
@@ -60,7 +70,7 @@ export class BridgeError extends Error {
 export const badRequest = (msg: string) => new BridgeError('BadRequest', false, msg);
 export const notFound = (msg: string) => new BridgeError('NotFound', false, msg);
 export const corrupt = (msg: string) => new BridgeError('Corrupt', false, msg);
-export const configError = (msg: string) => new BridgeError('Config', false, msg);
+export const configError = (msg: string, hint?: string) => new BridgeError('Config', false, msg, { hint });
 export const transient = (msg: string, opts?: BridgeErrorOptions) => new BridgeError('Transient', true, msg, opts);
 export const rateLimited = (msg: string, retryAfterMs?: number) =>
   new BridgeError('RateLimited', true, msg, { retryAfterMs });

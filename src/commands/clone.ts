@@ -1,5 +1,5 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { providerNames } from '../config/index.js';
+import { availableProviders } from '../providers/index.js';
 import { clone } from '../repo/clone.js';
 
 export default class Clone extends Command {
@@ -16,7 +16,7 @@ export default class Clone extends Command {
   static override flags = {
     provider: Flags.string({
       char: 'p',
-      options: [...providerNames],
+      options: availableProviders,
       description: 'override the provider from .lfs-bridge',
     }),
     root: Flags.string({ char: 'r', description: 'override the root from .lfs-bridge' }),

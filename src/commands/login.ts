@@ -1,5 +1,5 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { oauthProviders } from '../oauth/spec.js';
+import { availableOAuthProviders, type OAuthProvider } from '../oauth/spec.js';
 
 export default class Login extends Command {
   static override summary = 'Log in to a cloud storage provider; the tokens are kept in the OS keychain';
@@ -15,7 +15,7 @@ export default class Login extends Command {
   ];
   static override enableJsonFlag = true;
   static override args = {
-    provider: Args.string({ required: true, options: [...oauthProviders], description: 'provider to log in to' }),
+    provider: Args.string({ required: true, options: availableOAuthProviders, description: 'provider to log in to' }),
   };
   static override flags = {
     account: Flags.string({ description: 'name to store this login under (default: the account email)' }),
@@ -23,7 +23,7 @@ export default class Login extends Command {
       description: 'OAuth client id / app key (else LFS_BRIDGE_<P>_CLIENT_ID, git config lfs-bridge.<p>.clientid)',
     }),
     'client-secret': Flags.string({
-      description: 'OAuth client secret (gdrive only; else LFS_BRIDGE_GDRIVE_CLIENT_SECRET)',
+      description: 'OAuth client secret, for providers whose desktop apps have one (else LFS_BRIDGE_<P>_CLIENT_SECRET)',
     }),
     port: Flags.integer({
       min: 1,
@@ -37,7 +37,7 @@ export default class Login extends Command {
       description: 'open a browser (--no-browser: print the URL and wait for the redirect)',
     }),
     paste: Flags.boolean({ description: 'paste the code the provider shows instead of a redirect (dropbox)' }),
-    device: Flags.boolean({ description: 'device flow: enter a code on another device (gdrive, onedrive)' }),
+    device: Flags.boolean({ description: 'device flow: enter a code on another device (providers that have one)' }),
     'insecure-storage': Flags.boolean({
       description: 'keep tokens in a plain 0600 file instead of the OS keychain',
     }),
@@ -48,7 +48,7 @@ export default class Login extends Command {
     const { login } = await import('../oauth/login.js');
     const { providerTitle } = await import('../oauth/accounts.js');
     const json = this.jsonEnabled();
-    const r = await login(args.provider as (typeof oauthProviders)[number], {
+    const r = await login(args.provider as OAuthProvider, {
       env: process.env,
       account: flags.account,
       clientId: flags['client-id'],

@@ -1,5 +1,5 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { oauthProviders } from '../oauth/spec.js';
+import { availableOAuthProviders, type OAuthProvider } from '../oauth/spec.js';
 
 export default class Logout extends Command {
   static override summary = 'Revoke and forget the tokens of a provider account';
@@ -13,7 +13,7 @@ export default class Logout extends Command {
   ];
   static override enableJsonFlag = true;
   static override args = {
-    provider: Args.string({ required: true, options: [...oauthProviders], description: 'provider to log out of' }),
+    provider: Args.string({ required: true, options: availableOAuthProviders, description: 'provider to log out of' }),
   };
   static override flags = {
     account: Flags.string({ description: 'account to log out (default: the only one)', exclusive: ['all'] }),
@@ -25,7 +25,7 @@ export default class Logout extends Command {
     const { args, flags } = await this.parse(Logout);
     const { logout } = await import('../oauth/logout.js');
     const { providerTitle } = await import('../oauth/accounts.js');
-    const provider = args.provider as (typeof oauthProviders)[number];
+    const provider = args.provider as OAuthProvider;
     const r = await logout(provider, {
       env: process.env,
       account: flags.account,

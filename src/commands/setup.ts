@@ -1,5 +1,5 @@
 import { Command, Flags } from '@oclif/core';
-import { providerNames } from '../config/index.js';
+import { availableProviders } from '../providers/index.js';
 import { removeSetup, setup, TEAM_FILE } from '../repo/setup.js';
 
 export default class Setup extends Command {
@@ -17,7 +17,7 @@ export default class Setup extends Command {
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    provider: Flags.string({ char: 'p', options: [...providerNames], description: 'where objects are stored' }),
+    provider: Flags.string({ char: 'p', options: availableProviders, description: 'where objects are stored' }),
     root: Flags.string({
       char: 'r',
       description: 'local: a folder; cloud: a path like /lfs/my-repo, or id:<folder id>',

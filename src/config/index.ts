@@ -50,12 +50,13 @@ export async function loadConfig(cwd?: string): Promise<BridgeConfig> {
 export function parseConfig(raw: Map<string, string>): BridgeConfig {
   const provider = raw.get('lfs-bridge.provider') ?? '';
   if (!provider)
-    throw configError('this repository is not set up: run lfs-bridge setup --provider <name> --root <root>');
+    throw configError('this repository is not set up', 'run lfs-bridge setup --provider <name> --root <root>');
   if (!isProviderName(provider)) {
     throw configError(`unknown provider "${provider}" in lfs-bridge.provider: use one of ${providerNames.join(', ')}`);
   }
   const root = raw.get('lfs-bridge.root') ?? '';
-  if (!root) throw configError(`lfs-bridge.root is not set: run lfs-bridge setup --provider ${provider} --root <root>`);
+  if (!root)
+    throw configError('lfs-bridge.root is not set', `run lfs-bridge setup --provider ${provider} --root <root>`);
   const size = (key: string) => {
     const v = raw.get(key);
     if (v === undefined || v === '') return undefined;

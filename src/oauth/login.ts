@@ -160,8 +160,11 @@ export async function exchangeCode(
         );
       }
       if (e.error === 'invalid_grant') {
-        throw authError(
-          `[${spec.provider}] ${spec.title} refused the authorization code (${e.description ?? 'expired, already used, or not from this login'}): run lfs-bridge login ${spec.provider} again`,
+        throw new BridgeError(
+          'Auth',
+          false,
+          `[${spec.provider}] ${spec.title} refused the authorization code (${e.description ?? 'expired, already used, or not from this login'})`,
+          { hint: `run lfs-bridge login ${spec.provider} again` },
         );
       }
     }
@@ -277,6 +280,7 @@ export async function login(provider: OAuthProvider, o: LoginOptions): Promise<L
           io.info(`Open this URL in a browser to log in to ${title} (waiting for its redirect to ${redirectUri}):`);
         io.url(url);
         const code = await lb.code;
+        io.info(`Authorization received: finishing the login to ${title}.`);
         tokens = await exchangeCode(spec, { env, code, verifier: pkce.verifier, redirectUri, clientId, clientSecret });
       }
     } finally {

@@ -133,11 +133,12 @@ export async function startLoopback(o: LoopbackOptions): Promise<Loopback> {
       finish(authError(`[${o.provider}] the redirect carried no authorization code`));
       return;
     }
+    // The tokens are not exchanged yet (that may still fail): the page says so, the terminal shows the outcome.
     await page(
       res,
       200,
       `lfs-bridge: ${o.title} login`,
-      'Authorization received. You can close this tab and return to the terminal.',
+      'Authorization received, finishing the login in the terminal. You can close this tab; the terminal shows whether the login succeeded.',
     );
     finish(null, c);
   };

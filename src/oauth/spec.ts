@@ -67,17 +67,23 @@ export const urlFor = (spec: Pick<OAuthSpec, 'provider'>, url: string, env: Node
 export const envName = (provider: OAuthProvider, what: string): string =>
   `LFS_BRIDGE_${provider.toUpperCase()}_${what}`;
 
-const loaders: Record<OAuthProvider, () => Promise<OAuthSpec>> = {
+/** The logins this build has: a provider's spec lands by adding its line here. */
+const loaders: Partial<Record<OAuthProvider, () => Promise<OAuthSpec>>> = {
   dropbox: () => import('../providers/dropbox/auth.js').then((m) => m.dropboxOAuth),
-  gdrive: () => Promise.reject(configError('gdrive login is not available in this build yet')),
-  onedrive: () => Promise.reject(configError('onedrive login is not available in this build yet')),
 };
+
+/** What `login`/`logout` accept and help lists, derived from the loaders above. */
+export const availableOAuthProviders = Object.keys(loaders) as OAuthProvider[];
 
 const overrides = new Map<OAuthProvider, OAuthSpec>();
 
 /** The provider's spec, loaded on first use (so the agent imports only its own provider's module). */
 export async function specFor(provider: OAuthProvider): Promise<OAuthSpec> {
-  return overrides.get(provider) ?? loaders[provider]();
+  const spec = overrides.get(provider);
+  if (spec) return spec;
+  const load = loaders[provider];
+  if (!load) throw configError(`${provider} login is not in this build`);
+  return load();
 }
 
 /** Tests: use `spec` for its provider in place of the real one (undefined restores the real one). */

@@ -11,13 +11,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isProviderName, type ProviderName, parseConfig, providerNames } from '../config/index.js';
+import { isProviderName, type ProviderName, parseConfig } from '../config/index.js';
 import { parseSentinel, readSentinel, sentinelUrl } from '../config/sentinel.js';
 import { parseSize } from '../config/size.js';
 import { configError } from '../errors.js';
 import { git, gitConfigMap, gitOk } from '../git.js';
 import { createLogger } from '../log.js';
-import { loadProviderModule } from '../providers/index.js';
+import { availableProviders, loadProviderModule } from '../providers/index.js';
 import { finishFailedCheckout } from './checkout.js';
 
 export const AGENT = 'lfs-bridge';
@@ -58,7 +58,8 @@ export interface SetupResult {
 
 export async function workTreeTop(cwd?: string): Promise<string> {
   const r = await git(['rev-parse', '--show-toplevel'], { cwd });
-  if (r.code !== 0 || !r.stdout.trim()) throw configError('not inside a git work tree: cd into your repository first');
+  if (r.code !== 0 || !r.stdout.trim())
+    throw configError('not inside a git work tree', 'cd into your repository first');
   return r.stdout.trim();
 }
 
@@ -108,14 +109,10 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     }
     provider ??= adopted['lfs-bridge.provider'];
     rootAsGiven ??= adopted['lfs-bridge.root'];
-    if (!provider || !rootAsGiven) {
-      throw configError(
-        `no provider/root given and none in ${TEAM_FILE}: run lfs-bridge setup --provider <local|dropbox|gdrive|onedrive> --root <root>`,
-      );
-    }
+    if (!provider || !rootAsGiven) throw missingFlag(provider, rootAsGiven);
   }
-  if (!isProviderName(provider))
-    throw configError(`unknown provider "${provider}": use one of ${providerNames.join(', ')}`);
+  if (!isProviderName(provider) || !availableProviders.includes(provider))
+    throw configError(`unknown provider "${provider}"`, `use one of ${availableProviders.join(', ')}`);
   let root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
   if (provider !== 'local') {
     const mod = await loadProviderModule(provider);
@@ -167,7 +164,10 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   const shared: Record<string, string> = {};
   const lfsconfig: Record<string, string> = {};
   if (o.shared) {
+    // Run again with the same values, setup changes nothing and says so (no "commit it" for an unchanged file).
+    const before = existsSync(teamFile) ? await gitConfigMap('^lfs-bridge\\.', top, teamFile) : new Map();
     const put = async (key: string, value: string) => {
+      if (before.get(key) === value) return;
       await gitOk(['config', '--file', teamFile, key, value], { cwd: top });
       shared[key] = value;
     };
@@ -176,7 +176,9 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     if (o.chunkSize) await put('lfs-bridge.chunksize', String(checkSize(o.chunkSize, 'chunk size')));
     await writeSentinel(top, provider, rootAsGiven, lfsconfig, notes);
     notes.push(
-      `commit ${TEAM_FILE} and .lfsconfig: teammates who ran \`lfs-bridge install\` then get the files with a plain git clone`,
+      Object.keys(shared).length || Object.keys(lfsconfig).length
+        ? `commit ${TEAM_FILE} and .lfsconfig: teammates who ran \`lfs-bridge install\` then get the files with a plain git clone`
+        : `${TEAM_FILE} and .lfsconfig already record these values: nothing changed`,
     );
   }
   return { top, provider, root, adopted, adoptedFrom, written, shared, lfsconfig, checkedOut, notes };
@@ -213,6 +215,20 @@ async function checkStore(provider: ProviderName, root: string, top: string, o: 
   );
   if (o.account) config.account = o.account;
   await mod.checkStore?.({ config, env, cwd: top, log: createLogger('setup', env) });
+}
+
+/** Which of --provider and --root is missing (neither given nor in the team file), and the command that works. */
+function missingFlag(provider: string | undefined, root: string | undefined) {
+  const choices = availableProviders.join('|');
+  if (provider) {
+    const what = provider === 'local' ? 'folder' : 'root';
+    return configError(`--root is missing`, `run lfs-bridge setup --provider ${provider} --root <${what}>`);
+  }
+  if (root) return configError(`--provider is missing`, `run lfs-bridge setup --provider <${choices}> --root ${root}`);
+  return configError(
+    `no --provider and --root given, and no ${TEAM_FILE} to adopt them from`,
+    `run lfs-bridge setup --provider <${choices}> --root <root>`,
+  );
 }
 
 function checkSize(v: string, what: string): number {

@@ -294,6 +294,32 @@ describe('e2e: login / logout dropbox (fake Dropbox, real keychain)', function (
     );
   });
 
+  it('the page only says the code was received; a failed token exchange shows in the terminal', async () => {
+    const cli = new Cli(
+      ['login', 'dropbox', '--no-browser', '--client-id', 'test-app-key', '--port', String(port)],
+      env,
+      sb.root,
+    );
+    const state = new URL(await cli.url()).searchParams.get('state')!;
+    // The right state with a code the server never issued: the redirect is fine, the exchange is refused.
+    const page = await fetch(`http://127.0.0.1:${port}/callback?code=never-issued-code&state=${state}`);
+    assert.equal(page.status, 200);
+    const body = await page.text();
+    assert.match(body, /Authorization received, finishing the login in the terminal/);
+    assert.doesNotMatch(body, /success|logged in/i, 'nothing is claimed before the exchange');
+    const r = await cli.done;
+    assert.equal(r.code, 1, describeRun('login', r));
+    assert.match(r.stderr, /^Authorization received: finishing the login to Dropbox\.$/m);
+    assert.match(
+      r.stderr,
+      /\nlfs-bridge: \[dropbox\] Dropbox refused the authorization code \([^\n]*\)\nrun lfs-bridge login dropbox again\n$/,
+    );
+    assert.deepEqual(
+      (await store.list('token:dropbox:')).map((e) => e.account),
+      [],
+    );
+  });
+
   it('--timeout: gives up with a clear message', async () => {
     const r = await sb.bridge(
       sb.root,

@@ -28,7 +28,9 @@ describe('oauth/loopback', () => {
     const lb = await startLoopback(base);
     const r = await get(`http://127.0.0.1:${lb.port}/callback?code=abc123&state=the-state-1234`);
     assert.equal(r.status, 200);
-    assert.match(r.body, /You can close this tab/);
+    assert.match(r.body, /Authorization received, finishing the login in the terminal\. You can close this tab/);
+    // The code is not exchanged yet: the page must not claim the login worked.
+    assert.doesNotMatch(r.body, /success|logged in|complete/i);
     assert.equal(await lb.code, 'abc123');
     await lb.close();
     await assert.rejects(get(`http://127.0.0.1:${lb.port}/callback`), 'the server is gone after the redirect');
