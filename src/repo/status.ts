@@ -42,11 +42,15 @@ export interface StatusInfo {
     problems: string[];
   };
   keychain: { available: boolean; kind?: string; detail?: string };
+  /** LFS_BRIDGE_<P>_ENDPOINT overrides in effect (`url`), or refused (`error`). */
+  endpoints: { provider: string; variable: string; url?: string; error?: string }[];
   accounts: {
     provider: string;
     account: string;
     email?: string;
     displayName?: string;
+    /** The override the login was made under. */
+    endpoint?: string;
     used?: number;
     allocated?: number;
     problem?: string;
@@ -74,6 +78,7 @@ export async function collectStatus(
   const keychain: StatusInfo['keychain'] = { available: false };
   const accounts: StatusInfo['accounts'] = [];
   const resumes: StatusInfo['resumes'] = [];
+  const endpoints = await collectEndpoints(env);
   const ks = await import('../keychain/index.js');
   try {
     const store = await ks.openSecretStore({ env });
@@ -103,7 +108,24 @@ export async function collectStatus(
   const partials = repo
     ? await collectPartials(repo.top, wiring.provider === 'local' ? wiring.root : undefined, now)
     : [];
-  return { repo, wiring, keychain, accounts, resumes, partials };
+  return { repo, wiring, keychain, endpoints, accounts, resumes, partials };
+}
+
+async function collectEndpoints(env: NodeJS.ProcessEnv): Promise<StatusInfo['endpoints']> {
+  const { checkEndpoint, endpointVar } = await import('../http/index.js');
+  const { oauthProviders } = await import('../oauth/index.js');
+  const out: StatusInfo['endpoints'] = [];
+  for (const provider of oauthProviders) {
+    const variable = endpointVar(provider);
+    const v = env[variable];
+    if (!v) continue;
+    try {
+      out.push({ provider, variable, url: checkEndpoint(provider, v) });
+    } catch (e) {
+      out.push({ provider, variable, error: (e as Error).message });
+    }
+  }
+  return out;
 }
 
 /** Logged-in accounts with who they are; space usage for the provider this repository uses (one request each). */
@@ -117,6 +139,7 @@ async function collectAccounts(env: NodeJS.ProcessEnv, active?: string): Promise
         account: a.account,
         email: a.email,
         displayName: a.displayName,
+        endpoint: a.endpoint,
       };
       if (provider === active) {
         try {

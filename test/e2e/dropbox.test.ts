@@ -229,6 +229,7 @@ describe('e2e: dropbox provider against the fake API', function () {
         email: account,
         displayName: 'Default User',
         clientId: 'test-app-key',
+        endpoint: fake.url, // logged in under the override the agents then use
       }),
     );
     try {
