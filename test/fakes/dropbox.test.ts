@@ -310,6 +310,30 @@ describe('fake Dropbox API v2', function () {
   });
 
   describe('upload sessions', () => {
+    it('a session past the size limit (Dropbox: 350 GB) fails with too_large (append, piece, finish)', async () => {
+      const shared = fake;
+      fake = await startFakeDropbox({ sessionMaxBytes: 8 * MiB });
+      tok = fake.issueToken().access;
+      try {
+        const seq = await start(Buffer.alloc(4 * MiB));
+        assert.equal(
+          (await json(await append(seq, 4 * MiB, Buffer.alloc(4 * MiB + 1)), 409)).error_summary,
+          'too_large/..',
+        );
+        await json(await append(seq, 4 * MiB, Buffer.alloc(4 * MiB)));
+        const fin = await json(await finish(seq, 8 * MiB, '/big/f', Buffer.alloc(1)), 409);
+        assert.equal(fin.error_summary, 'lookup_failed/too_large/..');
+        const con = await start(undefined, { session_type: 'concurrent' });
+        assert.equal(
+          (await json(await append(con, 8 * MiB, Buffer.alloc(1), true), 409)).error_summary,
+          'too_large/..',
+        );
+      } finally {
+        await fake.close();
+        fake = shared;
+      }
+    });
+
     it('sequential: offsets checked (incorrect_offset.correct_offset), finish with data → metadata', async () => {
       const data = randomBytes(9 * MiB + 7);
       const id = await start(data.subarray(0, 4 * MiB));

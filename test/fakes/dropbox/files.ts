@@ -17,7 +17,6 @@ import {
   Reply,
   randomToken,
   routeError,
-  SESSION_MAX,
 } from './util.js';
 
 /** A handler's outcome: a JSON result for the server to send, or 'sent' when it answered (or dropped) itself. */
@@ -384,7 +383,7 @@ async function appendOne(
   let error: Json | undefined;
   if (!got.complete) error = {};
   else if (got.overLimit) error = { '.tag': 'payload_too_large' };
-  else if (ses.size + got.bytes > SESSION_MAX) error = lookup({ '.tag': 'too_large' });
+  else if (ses.size + got.bytes > s.sessionMax) error = lookup({ '.tag': 'too_large' });
   else if (callHash && callHash.digest() !== want) error = { '.tag': 'content_hash_mismatch' };
   if (error) {
     await truncate(ses.file, ses.size);
@@ -456,7 +455,7 @@ async function appendConcurrent(
   if (!close && got.bytes % DROPBOX_HASH_BLOCK !== 0) {
     throw routeError({ '.tag': 'concurrent_session_invalid_data_size' });
   }
-  if (offset + got.bytes > SESSION_MAX) throw routeError({ '.tag': 'too_large' });
+  if (offset + got.bytes > s.sessionMax) throw routeError({ '.tag': 'too_large' });
   if (callHash && callHash.digest() !== want) throw routeError({ '.tag': 'content_hash_mismatch' });
   if (ses.closed) throw routeError({ '.tag': 'closed' }); // closed while this piece streamed
   blocks.finish().forEach((d, i) => {

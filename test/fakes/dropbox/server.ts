@@ -40,7 +40,7 @@ import { type Outcome, ROUTES, serveLink } from './files.js';
 import { readSmall, receiveBody } from './io.js';
 import { OAuth } from './oauth.js';
 import { type Account, DEFAULT_ACCOUNT, fileMetadata, type Namespace, Store } from './store.js';
-import { Args, badInput, type Json, Reply } from './util.js';
+import { Args, badInput, type Json, Reply, SESSION_MAX } from './util.js';
 
 export type { CountersSnapshot, Fault, FaultAction } from './faults.js';
 export { Counters, FaultController };
@@ -58,6 +58,8 @@ export interface FakeDropboxOptions {
   accessTokenTtlSec?: number;
   /** users/get_space_usage `allocated`, and the quota behind insufficient_space; default 2 TiB. */
   allocatedBytes?: number;
+  /** Largest file an upload session takes (too_large beyond); default 350 GB, as Dropbox documents. */
+  sessionMaxBytes?: number;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
 }
@@ -147,6 +149,7 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     clock,
     throttle: 0,
     uploadThrottle: 0,
+    sessionMax: opts.sessionMaxBytes ?? SESSION_MAX,
     closing: false,
   };
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TransferContext } from '../../../src/bridge/context.js';
@@ -352,6 +352,39 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.ok((await pull(ctx, o)).equals(o.data), 'a one-off corruption is healed by the retry from zero');
     fake.files.corrupt(objPath(o.oid), 5);
     await assert.rejects(pull(ctx, o), (e: BridgeError) => e.code === 422);
+  });
+
+  it("refuses an object beyond Dropbox's 350 GB up front, with a clear message and no request at all", async () => {
+    const ctx = context();
+    assert.equal(ctx.provider.caps.maxObjectSize, 350e9);
+    const size = 350e9 + 1;
+    const path = join(dir, 'huge');
+    await writeFile(path, '');
+    await truncate(path, size); // sparse: nothing is read before the refusal
+    const oid = 'a'.repeat(64);
+    await assert.rejects(push(ctx, { oid, size, path }), (e: BridgeError) => {
+      assert.equal(e.kind, 'BadRequest');
+      assert.match(
+        e.message,
+        /has 326\.0 GiB \(350000000001 bytes\): dropbox stores files of at most 326\.0 GiB \(350000000000 bytes\)/,
+      );
+      return true;
+    });
+    assert.deepEqual(fake.counters.requests, {}, 'not even a stat');
+  });
+
+  it('a session the server finds too large fails with a clear message, not as Unexpected', async () => {
+    await fake.close();
+    fake = await startFakeDropbox({ sessionMaxBytes: 12 * MiB });
+    for (const streams of ['1', '4']) {
+      const o = await object(21 * MiB);
+      await assert.rejects(
+        push(context({ 'lfs-bridge.chunksize': '8MiB', 'lfs-bridge.uploadstreams': streams }), o),
+        (e: BridgeError) =>
+          e.kind === 'BadRequest' && /larger than Dropbox stores in one file \(too_large\)/.test(e.message),
+      );
+      assert.equal(fake.files.get(objPath(o.oid)), undefined);
+    }
   });
 
   it('reports a missing object as 404', async () => {
