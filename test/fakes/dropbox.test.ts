@@ -478,11 +478,22 @@ describe('fake Dropbox API v2', function () {
       assert.equal(c.bytesOutByPath['/dl/ünï.bin'], data.length + 10 + (data.length - MiB) + 5 + (data.length - 5) + 1);
     });
 
-    it('get_temporary_link: no bearer, Range works, 410 after 4 h of the test clock', async () => {
+    it('get_temporary_link: https on another host and port, no bearer (refused), Range works, 410 after 4 h', async () => {
       const r = await json(await rpc('files/get_temporary_link', { path: '/dl/ünï.bin' }));
       assert.equal((r.metadata as J).size, data.length);
       const link = r.link as string;
-      assert.ok(link.startsWith(`${fake.url}/link/`));
+      const u = new URL(link);
+      assert.equal(u.protocol, 'https:');
+      assert.equal(u.hostname, 'localhost');
+      assert.notEqual(u.host, new URL(fake.url).host);
+      assert.equal(`${u.protocol}//${u.host}`, fake.linkBase);
+      // not on the API host, and never with a bearer
+      const onApi = await fetch(`${fake.url}${u.pathname}`);
+      assert.equal(onApi.status, 404);
+      await onApi.arrayBuffer();
+      const withBearer = await fetch(link, { headers: { Authorization: `Bearer ${tok}` } });
+      assert.equal(withBearer.status, 400);
+      assert.match(await withBearer.text(), /take no Authorization header/);
       const part = await fetch(link, { headers: { Range: 'bytes=100-199' } });
       assert.equal(part.status, 206);
       assert.ok(Buffer.from(await part.arrayBuffer()).equals(data.subarray(100, 200)));
@@ -494,7 +505,7 @@ describe('fake Dropbox API v2', function () {
       const gone = await fetch(link);
       assert.equal(gone.status, 410);
       await gone.text();
-      assert.equal(fake.counters.requests['/link/*'], 3);
+      assert.equal(fake.counters.requests['/link/*'], 4);
     });
 
     it('throttle caps the download rate', async () => {

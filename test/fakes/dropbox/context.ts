@@ -46,6 +46,8 @@ export interface State {
   throttle: number;
   /** Per-request bandwidth cap on upload bodies (bytes/s); 0 = none. */
   uploadThrottle: number;
+  /** https://localhost:PORT: the temporary-link host. */
+  linkBase: string;
   /** Largest session (file) in bytes: appends beyond it fail with too_large. */
   sessionMax: number;
   /** close() was called: requests cut short are expected, not worth a log line. */

@@ -126,8 +126,7 @@ const getTemporaryLink: Handler = async (s, c, a) => {
   const e = lookupFile(s, c, a);
   const token = randomToken(32);
   s.links.set(token, { entry: e, expiresAt: s.clock() + LINK_TTL, expired: false });
-  const host = c.req.headers.host ?? '127.0.0.1';
-  return { json: { metadata: fileMetadata(e, false), link: `http://${host}/link/${token}` } };
+  return { json: { metadata: fileMetadata(e, false), link: `${s.linkBase}/link/${token}` } };
 };
 
 /**
