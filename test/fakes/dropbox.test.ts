@@ -384,6 +384,30 @@ describe('fake Dropbox API v2', function () {
       assert.equal((await json(await finish(id2, 0, '/s/z'), 409)).error_summary, 'lookup_failed/not_found/..');
     });
 
+    it('concurrent: a piece sent again over data the session holds is refused with incorrect_offset', async () => {
+      const data = randomBytes(12 * MiB + 10);
+      const id = await start(undefined, { session_type: 'concurrent' });
+      await json(await append(id, 4 * MiB, data.subarray(4 * MiB, 8 * MiB)));
+      const again = await json(await append(id, 4 * MiB, randomBytes(4 * MiB)), 409);
+      assert.deepEqual(again, {
+        error_summary: 'incorrect_offset/..',
+        error: { '.tag': 'incorrect_offset', correct_offset: 8 * MiB },
+      });
+      // a longer piece over it, starting before it: refused, the first free block named
+      const over = await json(await append(id, 0, randomBytes(8 * MiB)), 409);
+      assert.equal((over.error as J).correct_offset, 0);
+      // two copies of one piece at once: the second waits for the first, then is refused
+      const [a, b] = await Promise.all([
+        append(id, 0, data.subarray(0, 4 * MiB)),
+        append(id, 0, data.subarray(0, 4 * MiB)),
+      ]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+      await Promise.all([a.text(), b.text()]);
+      await json(await append(id, 8 * MiB, data.subarray(8 * MiB), true));
+      await json(await finish(id, data.length, '/c/again'));
+      assert.ok(fake.files.get('/c/again')?.equals(data), 'what was held first is what was stored');
+    });
+
     it('concurrent: pieces in any order, ×4 MiB except the closing one; no data in start/finish', async () => {
       const data = randomBytes(8 * MiB + 1000);
       const arg = { session_type: 'concurrent' };

@@ -178,14 +178,40 @@ export class DropboxProvider implements Provider {
     const s = session as DropboxSession;
     // A sequential session is never closed early (it can still be asked for its offset; finish closes it). A
     // concurrent one learns where the object ends from the piece that closes it.
-    await this.contentCall(
-      'files/upload_session/append_v2',
-      { cursor: { session_id: s.sessionId, offset }, close: Boolean(s.concurrent && last) },
-      body,
-      length,
-      signal,
-    );
+    try {
+      await this.contentCall(
+        'files/upload_session/append_v2',
+        { cursor: { session_id: s.sessionId, offset }, close: Boolean(s.concurrent && last) },
+        body,
+        length,
+        signal,
+      );
+    } catch (e) {
+      if (s.concurrent && e instanceof DropboxError && e.correctOffset !== undefined) {
+        return this.pieceHeld(e.correctOffset, offset, length, body);
+      }
+      throw e;
+    }
     return offset + length;
+  }
+
+  /**
+   * A piece of a concurrent session refused with incorrect_offset: the session holds data there already (a piece
+   * sent again after its answer was lost, or after a crash before its record was saved). Pieces are cut the same
+   * way every time, so data over its first block is this piece: held up to `correctOffset`, the piece counts as
+   * sent (the commit still checks the stored content_hash against ours). Held only in part, the session is not one
+   * this upload made sense of: NotFound, and a fresh session is started.
+   */
+  private pieceHeld(correctOffset: number, offset: number, length: number, body: Readable): number {
+    body.destroy();
+    if (correctOffset >= offset + length) return offset + length;
+    throw new DropboxError(
+      'NotFound',
+      false,
+      `upload_session/append_v2: the concurrent session holds part of the piece at ${offset} (up to ${correctOffset}): starting a new session`,
+      'incorrect_offset',
+      {},
+    );
   }
 
   /** Dropbox has no status call: a zero-byte append at offset 0 either succeeds (nothing stored) or names the offset. */

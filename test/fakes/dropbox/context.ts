@@ -24,6 +24,8 @@ export interface Session {
   idle?: Promise<unknown>;
   /** Concurrent: SHA-256 of each received 4 MiB block, by block index. */
   blocks: Map<number, Buffer>;
+  /** Concurrent: pieces being received, as block ranges [first, last); `done` settles when each ends. */
+  receiving: Set<{ first: number; last: number; done: Promise<void> }>;
   /** Concurrent: total length, known once the `close: true` piece arrived. */
   end?: number;
 }

@@ -236,6 +236,7 @@ function makeSession(s: State, c: Ctx, id: string, file: string, concurrent: boo
     hasher: concurrent ? undefined : new DropboxContentHasher(),
     busy: false,
     blocks: new Map(),
+    receiving: new Set(),
   };
 }
 
@@ -418,6 +419,25 @@ class BlockDigests {
   }
 }
 
+/**
+ * Blocks of a concurrent session that data from `offset` may not go over: received, or being received. Dropbox
+ * does not document what a piece sent again does (its answer lost, say); this fake refuses it as Dropbox refuses
+ * data over data it holds in a sequential session, with incorrect_offset, whose correct_offset is the first block
+ * boundary from `offset` on that holds nothing (a piece arriving over one still being received waits for it first).
+ */
+async function overlap(ses: Session, offset: number, length: number): Promise<number | undefined> {
+  const first = offset / DROPBOX_HASH_BLOCK;
+  const last = first + Math.ceil(length / DROPBOX_HASH_BLOCK); // exclusive
+  const busy = () => [...ses.receiving].filter((r) => r.first < last && first < r.last).map((r) => r.done);
+  for (let w = busy(); w.length; w = busy()) await Promise.all(w);
+  let i = first;
+  while (i < last && !ses.blocks.has(i)) i++;
+  if (i === last) return undefined;
+  let free = first;
+  while (ses.blocks.has(free)) free++;
+  return free * DROPBOX_HASH_BLOCK;
+}
+
 /** A concurrent piece: offset and length multiples of 4 MiB except the closing piece's length; any order. */
 async function appendConcurrent(
   s: State,
@@ -428,14 +448,51 @@ async function appendConcurrent(
   want: string | undefined,
 ): Promise<Outcome> {
   if (offset % DROPBOX_HASH_BLOCK !== 0) throw routeError({ '.tag': 'concurrent_session_invalid_offset' });
+  const declared = Number(c.req.headers['content-length']);
+  // Without a Content-Length the piece's extent is known only at its end: it goes to a file of its own first.
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  if (known) {
+    const held = await overlap(ses, offset, declared);
+    if (held !== undefined) {
+      await receiveBody(c.req, { limit: 0, count: count(s, c) });
+      throw routeError({ '.tag': 'incorrect_offset', correct_offset: held });
+    }
+  }
+  let settle = () => {};
+  const mark = {
+    first: offset / DROPBOX_HASH_BLOCK,
+    last: offset / DROPBOX_HASH_BLOCK + Math.ceil((known ? declared : 0) / DROPBOX_HASH_BLOCK),
+    done: new Promise<void>((r) => {
+      settle = r;
+    }),
+  };
+  ses.receiving.add(mark);
+  try {
+    return await receivePiece(s, c, ses, offset, close, want, known);
+  } finally {
+    ses.receiving.delete(mark);
+    settle();
+  }
+}
+
+async function receivePiece(
+  s: State,
+  c: Ctx,
+  ses: Session,
+  offset: number,
+  close: boolean,
+  want: string | undefined,
+  known: boolean,
+): Promise<Outcome> {
   const blocks = new BlockDigests();
   const callHash = want !== undefined ? new DropboxContentHasher() : undefined;
-  const fh = await open(ses.file, 'r+');
+  const target = known ? ses.file : s.store.newFile('tmp');
+  const fh = await open(target, known ? 'r+' : 'w');
   let got: Awaited<ReturnType<typeof receiveBody>>;
   try {
     got = await receiveBody(c.req, {
       fh,
-      position: offset,
+      position: known ? offset : 0,
       limit: REQUEST_MAX,
       bytesPerSec: s.uploadThrottle,
       onData: (b) => {
@@ -449,14 +506,23 @@ async function appendConcurrent(
   } finally {
     await fh.close();
   }
-  if (!got.complete) return 'sent';
-  if (got.overLimit) throw routeError({ '.tag': 'payload_too_large' });
-  if (!close && got.bytes % DROPBOX_HASH_BLOCK !== 0) {
-    throw routeError({ '.tag': 'concurrent_session_invalid_data_size' });
+  try {
+    if (!got.complete) return 'sent';
+    if (got.overLimit) throw routeError({ '.tag': 'payload_too_large' });
+    if (!close && got.bytes % DROPBOX_HASH_BLOCK !== 0) {
+      throw routeError({ '.tag': 'concurrent_session_invalid_data_size' });
+    }
+    if (offset + got.bytes > s.sessionMax) throw routeError({ '.tag': 'too_large' });
+    if (callHash && callHash.digest() !== want) throw routeError({ '.tag': 'content_hash_mismatch' });
+    if (ses.closed) throw routeError({ '.tag': 'closed' }); // closed while this piece streamed
+    if (!known) {
+      const held = await overlap(ses, offset, got.bytes);
+      if (held !== undefined) throw routeError({ '.tag': 'incorrect_offset', correct_offset: held });
+      await copyInto(target, ses.file, offset, got.bytes);
+    }
+  } finally {
+    if (!known) rmSync(target, { force: true });
   }
-  if (offset + got.bytes > s.sessionMax) throw routeError({ '.tag': 'too_large' });
-  if (callHash && callHash.digest() !== want) throw routeError({ '.tag': 'content_hash_mismatch' });
-  if (ses.closed) throw routeError({ '.tag': 'closed' }); // closed while this piece streamed
   blocks.finish().forEach((d, i) => {
     ses.blocks.set(offset / DROPBOX_HASH_BLOCK + i, d);
   });
@@ -465,6 +531,23 @@ async function appendConcurrent(
     ses.end = offset + got.bytes;
   }
   return { json: null };
+}
+
+/** Copies `length` bytes of `from` (from its start) into `to` at `at`. */
+async function copyInto(from: string, to: string, at: number, length: number): Promise<void> {
+  const src = await open(from, 'r');
+  const dst = await open(to, 'r+');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, length - done), done);
+      if (bytesRead === 0) break;
+      await dst.write(buf, 0, bytesRead, at + done);
+      done += bytesRead;
+    }
+  } finally {
+    await Promise.all([src.close(), dst.close()]);
+  }
 }
 
 /** upload_session/append_v2 {cursor:{session_id, offset}, close, content_hash} → null. */

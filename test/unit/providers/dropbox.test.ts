@@ -281,6 +281,40 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.equal((await resume.list()).length, 0);
   });
 
+  for (const streams of ['1', '4'])
+    it(`a piece whose answer was lost, sent again and refused (incorrect_offset), counts as held (${streams} stream(s))`, async () => {
+      const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': streams });
+      const o = await object(26 * MiB);
+      if (streams === '1') {
+        // a session in order: the lost append's bytes are found by asking for the offset
+        fake.faults.add({ route: '/2/files/upload_session/append_v2', skip: 1, action: { kind: 'commit-then-drop' } });
+        await push(ctx, o);
+        assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+        return;
+      }
+      fake.faults.add({ route: '/2/files/upload_session/append_v2', skip: 2, action: { kind: 'commit-then-drop' } });
+      await push(ctx, o);
+      assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+      assert.equal(fake.counters.concurrentSessions, 1, 'the same session');
+      // seven pieces, one of them sent again (and refused): no piece went twice into the session
+      assert.equal(fake.counters.requests['/2/files/upload_session/append_v2'], 8);
+      assert.equal((await resume.list()).length, 0);
+    });
+
+  it('a piece held only in part by the session starts a fresh session', async () => {
+    const ctx = context({ 'lfs-bridge.chunksize': '8MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(26 * MiB); // pieces 0-8, 8-16, 16-24 MiB, then the closing 2 MiB
+    const p = ctx.provider;
+    // an earlier, differently cut attempt left block 4-8 MiB in the session
+    const session = await p.startUpload(o.oid, o.size, undefined, { concurrent: true });
+    const { Readable } = await import('node:stream');
+    await p.uploadChunk(session, 4 * MiB, 4 * MiB, Readable.from([o.data.subarray(4 * MiB, 8 * MiB)]), false);
+    await assert.rejects(
+      p.uploadChunk(session, 0, 8 * MiB, Readable.from([o.data.subarray(0, 8 * MiB)]), false),
+      (e: BridgeError) => e.kind === 'NotFound' && /holds part of the piece at 0 \(up to 0\)/.test(e.message),
+    );
+  });
+
   it('a closing piece whose answer was lost is not sent into a new session: the commit goes ahead', async () => {
     const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
     const o = await object(26 * MiB); // six pieces of 4 MiB, then the closing 2 MiB: the seventh append
