@@ -664,6 +664,55 @@ describe('fake Dropbox API v2', function () {
         'no_permission/..',
       );
     });
+    it('team space: root ≠ home; without the header paths are the home folder, with root they are the team space', async () => {
+      const space = fake.createTeamSpace('Acme');
+      const eng = fake.createTeamFolder(space, 'Engineering');
+      fake.joinTeamSpace('tess', space, 'Tess Tester');
+      const t = fake.issueToken({ account: 'tess' }).access;
+      const me = await json(await rpc('users/get_current_account', undefined, t));
+      assert.deepEqual(me.root_info, {
+        '.tag': 'team',
+        root_namespace_id: space,
+        home_namespace_id: fake.account('tess').home_namespace_id,
+        home_path: '/Tess Tester',
+      });
+      const root = { 'Dropbox-API-Path-Root': JSON.stringify({ '.tag': 'root', root: space }) };
+      // without the header: the home folder, where the team folder is not
+      assert.equal(
+        (await json(await rpc('files/get_metadata', { path: '/Engineering' }, t), 409)).error_summary,
+        'path/not_found/..',
+      );
+      assert.equal(
+        (await json(await rpc('files/get_metadata', { path: `ns:${eng}` }, t), 409)).error_summary,
+        'path/not_found/..',
+      );
+      // with it: the team space, the team folder a namespace of its own, the home folder at home_path
+      const folder = await json(await rpc('files/get_metadata', { path: '/Engineering' }, t, root));
+      assert.equal(folder.shared_folder_id, eng);
+      const up = (path: string, data: string, h: Record<string, string> = root) =>
+        fetch(`${fake.url}/2/files/upload`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${t}`,
+            'Content-Type': 'application/octet-stream',
+            'Dropbox-API-Arg': headerJson({ path, mode: 'add' }),
+            ...h,
+          },
+          body: Buffer.from(data),
+        }).then((r) => json(r));
+      await up('/Engineering/lfs/a', 'team');
+      await up('/Tess Tester/mine', 'home');
+      await up('/plain', 'home too', {});
+      assert.equal(fake.files.get('/lfs/a', eng)?.toString(), 'team');
+      const home = fake.account('tess').home_namespace_id;
+      assert.equal(fake.files.get('/mine', home)?.toString(), 'home');
+      assert.equal(fake.files.get('/plain', home)?.toString(), 'home too');
+      assert.equal((await json(await rpc('files/get_metadata', { path: `ns:${eng}/lfs/a` }, t, root))).size, 4);
+      // a root that is not the account's: 422 invalid_root naming the current one
+      const stale = { 'Dropbox-API-Path-Root': JSON.stringify({ '.tag': 'root', root: home }) };
+      const e = await json(await rpc('files/get_metadata', { path: '/x' }, t, stale), 422);
+      assert.equal(((e.error as J).invalid_root as J).root_namespace_id, space);
+    });
   });
 
   describe('control surface', () => {

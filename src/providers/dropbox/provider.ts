@@ -6,7 +6,16 @@ import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } 
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../index.js';
 import type { Provider, ReadResult, RemoteObject, UploadSession } from '../types.js';
-import { apiArg, type CommitInfo, type FileMetadata, type Metadata, type TemporaryLink } from './api.js';
+import {
+  type ApiErrorBody,
+  apiArg,
+  type CommitInfo,
+  type FileMetadata,
+  type Metadata,
+  type RootInfo,
+  rootHeader,
+  type TemporaryLink,
+} from './api.js';
 import { classify, DropboxError } from './errors.js';
 import { caps } from './index.js';
 
@@ -59,13 +68,49 @@ export class DropboxProvider implements Provider {
     return this.token;
   }
 
-  private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${await this.bearer()}`, ...extra };
+  /**
+   * files/* calls carry Dropbox-API-Path-Root `{".tag": "root", "root": <root namespace>}` for a team-space member
+   * (root_namespace_id ≠ home_namespace_id), as Dropbox's team files guide says: paths are then relative to the
+   * team space, as the Dropbox apps show it (team folders beside the member's own folder), and `ns:` paths reach
+   * the team's folders. Other accounts send none. Read once per process, from users/get_current_account.
+   */
+  private rooting?: Promise<string | undefined>;
+
+  private pathRoot(signal?: AbortSignal): Promise<string | undefined> {
+    this.rooting ??= this.rpc<{ root_info?: RootInfo }>('users/get_current_account', null, signal).then(
+      (a) => rootHeader(a.root_info),
+      (e) => {
+        this.rooting = undefined;
+        throw e;
+      },
+    );
+    return this.rooting;
+  }
+
+  private async headers(route: string, extra: Record<string, string>, signal?: AbortSignal) {
+    const h: Record<string, string> = { authorization: `Bearer ${await this.bearer()}`, ...extra };
+    const root = route.startsWith('files/') ? await this.pathRoot(signal) : undefined;
+    if (root) h['dropbox-api-path-root'] = root;
+    return h;
   }
 
   /** Maps a non-2xx answer to a DropboxError; an expired token is refreshed before the retry. */
   private async fail(res: HttpResponse, what: string): Promise<never> {
-    const err = classify(res.status, await text(res), header(res, 'retry-after'), what);
+    const body = await text(res);
+    if (res.status === 422) {
+      // PathRootError: the root namespace changed (joined or left a team): take the one the answer names, retry.
+      let e: ApiErrorBody['error'];
+      try {
+        e = (JSON.parse(body) as ApiErrorBody).error;
+      } catch {
+        // not JSON: classified below
+      }
+      if (e?.['.tag'] === 'invalid_root') {
+        this.rooting = Promise.resolve(rootHeader(e.invalid_root));
+        throw transient(`[dropbox] ${what}: the account's root namespace changed; retrying in the new one`);
+      }
+    }
+    const err = classify(res.status, body, header(res, 'retry-after'), what);
     if (err.kind === 'Auth' && err.retryable) this.tokenStale = true;
     throw err;
   }
@@ -74,7 +119,7 @@ export class DropboxProvider implements Provider {
     const res = await http({
       method: 'POST',
       url: `${this.api}/2/${route}`,
-      headers: await this.headers({ 'content-type': 'application/json' }),
+      headers: await this.headers(route, { 'content-type': 'application/json' }, signal),
       body: JSON.stringify(arg),
       signal,
       env: this.env,
@@ -93,11 +138,15 @@ export class DropboxProvider implements Provider {
     const res = await http({
       method: 'POST',
       url: `${this.content}/2/${route}`,
-      headers: await this.headers({
-        'content-type': 'application/octet-stream',
-        'content-length': String(length),
-        'dropbox-api-arg': apiArg(arg),
-      }),
+      headers: await this.headers(
+        route,
+        {
+          'content-type': 'application/octet-stream',
+          'content-length': String(length),
+          'dropbox-api-arg': apiArg(arg),
+        },
+        signal,
+      ),
       body,
       signal,
       env: this.env,

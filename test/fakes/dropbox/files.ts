@@ -5,7 +5,15 @@ import { open, truncate, writeFile } from 'node:fs/promises';
 import { DROPBOX_HASH_BLOCK, DropboxContentHasher } from '../../../src/hash/dropbox-content-hash.js';
 import type { Ctx, Session, State } from './context.js';
 import { parseRange, receiveBody, sendFileRange } from './io.js';
-import { type Blob, type CommitOptions, type FileEntry, fileMetadata, folderMetadata, type Resolved } from './store.js';
+import {
+  type Blob,
+  type CommitOptions,
+  type FileEntry,
+  fileMetadata,
+  folderMetadata,
+  type Resolved,
+  rootInfo,
+} from './store.js';
 import {
   type Args,
   asciiJson,
@@ -56,7 +64,7 @@ const getCurrentAccount: Handler = async (_s, c) => {
       referral_link: `https://db.tt/${a.uid}`,
       is_paired: false,
       account_type: { '.tag': 'basic' },
-      root_info: { '.tag': 'user', root_namespace_id: a.homeNs, home_namespace_id: a.homeNs },
+      root_info: rootInfo(a),
     },
   };
 };
@@ -74,8 +82,9 @@ const revoke: Handler = async (s, c) => {
 
 const getMetadata: Handler = async (s, c, a) => {
   if (a.str('path') === '') throw badInput(c.fn, `${a.where}: path: The root folder is unsupported.`);
-  const mount = c.root === s.store.home(c.account!) ? s.store.mountAt(c.account!, a.str('path')) : undefined;
-  if (mount) {
+  const mount = s.store.mountAt(c.account!, a.str('path'), c.root);
+  // (a member's own folder in the team space is its home, not a shared folder)
+  if (mount && mount.ns !== c.account!.homeNs) {
     const ns = s.store.namespaces.get(mount.ns)!;
     const meta = folderMetadata(ns, '', mount.display) as Record<string, unknown>;
     return {

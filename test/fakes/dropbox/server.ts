@@ -43,7 +43,7 @@ import { Counters, type Fault, FaultController } from './faults.js';
 import { type Outcome, ROUTES, serveLink } from './files.js';
 import { readSmall, receiveBody } from './io.js';
 import { OAuth } from './oauth.js';
-import { type Account, DEFAULT_ACCOUNT, fileMetadata, type Namespace, Store } from './store.js';
+import { type Account, DEFAULT_ACCOUNT, fileMetadata, type Namespace, rootInfo, Store } from './store.js';
 import { LINK_CERT, LINK_KEY } from './tls.js';
 import { Args, badInput, type Json, Reply, SESSION_MAX } from './util.js';
 
@@ -103,7 +103,15 @@ export interface FakeDropbox {
   createSharedNamespace(name: string): string;
   /** Mounts a shared namespace in an account's home at `path` (each member may mount it elsewhere). */
   mountShared(account: string, path: string, nsId: string): void;
-  account(name?: string): { account_id: string; home_namespace_id: string; email: string };
+  account(name?: string): { account_id: string; home_namespace_id: string; root_namespace_id: string; email: string };
+  /** A team space: a root namespace its members' home folders (and team folders) sit in; returns its id. */
+  createTeamSpace(name: string): string;
+  /** Makes `account` a team-space member: its home folder appears at `/<displayName>` of the team root. */
+  joinTeamSpace(account: string, rootNs: string, displayName?: string): void;
+  /** A team folder at `/<name>` of a team space's root, a namespace of its own; returns its id. */
+  createTeamFolder(rootNs: string, name: string): string;
+  /** The account leaves its team space: its root is its home again. */
+  leaveTeamSpace(account: string): void;
   /** Account that /oauth2/authorize approves as (default "default"). */
   setAuthorizeAccount(name: string): void;
   /** Per-response bandwidth cap on download bodies; 0 = none. */
@@ -230,8 +238,13 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     },
     account: (name) => {
       const a = store.account(name);
-      return { account_id: a.accountId, home_namespace_id: a.homeNs, email: a.email };
+      return { account_id: a.accountId, home_namespace_id: a.homeNs, root_namespace_id: a.rootNs, email: a.email };
     },
+    createTeamSpace: (name) => store.createTeamSpace(name),
+    joinTeamSpace: (account, rootNs, displayName) =>
+      store.joinTeamSpace(account, rootNs, displayName ?? `${account} Tester`),
+    createTeamFolder: (rootNs, name) => store.createTeamFolder(rootNs, name),
+    leaveTeamSpace: (account) => store.leaveTeamSpace(account),
     setAuthorizeAccount: (name) => {
       oauth.authorizeAs = name;
     },
@@ -545,17 +558,17 @@ function pathRoot(s: State, c: Ctx): Namespace {
   }
   const o = (typeof v === 'object' && v ? v : {}) as Json;
   const tag = typeof v === 'string' ? v : o['.tag'];
-  const rootInfo = { '.tag': 'user', root_namespace_id: a.homeNs, home_namespace_id: a.homeNs };
   const fail = (error: Json) =>
     new Reply(422, JSON.stringify({ error_summary: `${error['.tag']}/..`, error }), 'application/json');
+  const root = s.store.namespaces.get(a.rootNs)!;
   if (tag === 'home') return s.store.home(a);
   if (tag === 'root') {
-    if (o['root'] !== a.homeNs) throw fail({ '.tag': 'invalid_root', invalid_root: rootInfo });
-    return s.store.home(a);
+    if (o['root'] !== a.rootNs) throw fail({ '.tag': 'invalid_root', invalid_root: rootInfo(a) });
+    return root;
   }
   if (tag === 'namespace_id') {
     const id = o['namespace_id'];
-    if (typeof id !== 'string' || !s.store.canAccess(a, id)) throw fail({ '.tag': 'no_permission' });
+    if (typeof id !== 'string' || !s.store.canAccess(a, id, root)) throw fail({ '.tag': 'no_permission' });
     return s.store.namespaces.get(id)!;
   }
   throw badInput(c.fn, `HTTP header "Dropbox-API-Path-Root": unknown tag ${JSON.stringify(tag)}`);

@@ -421,6 +421,23 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     }
   });
 
+  it('a team-space member works in the team space (Dropbox-API-Path-Root); a changed root is followed', async () => {
+    const space = fake.createTeamSpace('Acme');
+    fake.joinTeamSpace('default', space, 'Default Tester');
+    const ctx = context();
+    const a = await object(1000);
+    await push(ctx, a);
+    const home = fake.account().home_namespace_id;
+    assert.ok(fake.files.get(objPath(a.oid), space)?.equals(a.data), 'in the team space root');
+    assert.equal(fake.files.get(objPath(a.oid), home), undefined);
+    assert.deepEqual(await pull(ctx, a), a.data);
+    fake.leaveTeamSpace('default');
+    const b = await object(1000);
+    await push(ctx, b); // 422 invalid_root names the new root: the same process carries on there
+    assert.ok(fake.files.get(objPath(b.oid), home)?.equals(b.data), 'in the home folder, the root now');
+    assert.equal(fake.counters.requests['/2/users/get_current_account'], 1, 'the root is read once');
+  });
+
   it('reports a missing object as 404', async () => {
     const o = await object(10);
     await assert.rejects(pull(context(), o), (e: BridgeError) => e.code === 404);
