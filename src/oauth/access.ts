@@ -44,13 +44,12 @@ export interface AccessToken {
 
 /** Tokens this process handed out, by provider:account@endpoint: the agent asks per request, the keychain once. */
 const cache = new Map<string, { token: string; expiresAt: number }>();
-/** The account chosen when none is configured, by provider (listing the keychain costs a D-Bus round trip). */
-const chosen = new Map<OAuthProvider, string>();
+/** The account chosen when none is configured, by provider@endpoint (listing the keychain costs a D-Bus round trip). */
+const chosen = new Map<string, string>();
 
 /** Forget the in-process cache (logout, tests). */
 export function forgetCachedTokens(provider?: OAuthProvider, account?: string): void {
-  if (!provider) chosen.clear();
-  else chosen.delete(provider);
+  for (const k of [...chosen.keys()]) if (!provider || k.startsWith(`${provider}@`)) chosen.delete(k);
   const prefix = provider ? `${provider}:${account ? `${account}@` : ''}` : '';
   for (const k of [...cache.keys()]) if (k.startsWith(prefix)) cache.delete(k);
 }
@@ -77,15 +76,10 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
   }
 
   const store = await openStore({ env, insecure: o.insecure });
-  const account =
-    o.account ??
-    chosen.get(provider) ??
-    chooseAccount(
-      provider,
-      (await accountsIn(store, provider)).map((a) => a.account),
-    );
-  if (!o.account) chosen.set(provider, account);
   const endpoint = endpointFor(provider, env);
+  const at = `${provider}@${endpoint ?? ''}`;
+  const account = o.account ?? chosen.get(at) ?? chooseAccount(provider, await candidates(store, provider, endpoint));
+  if (!o.account) chosen.set(at, account);
   const key = `${provider}:${account}@${endpoint ?? ''}`;
   const memo = cache.get(key);
   if (!o.forceRefresh && memo && memo.expiresAt - Date.now() >= FRESH_MS) return { token: memo.token, account };
@@ -135,6 +129,21 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * The logins to choose from when no account is configured: those made under the endpoint in use, when there are
+ * any (a login of the real provider beside one made under a test override is no ambiguity); else all of them, so
+ * that the only one, made elsewhere, is refused with the reason (checkBound).
+ */
+async function candidates(
+  store: Awaited<ReturnType<typeof openStore>>,
+  provider: OAuthProvider,
+  endpoint: string | undefined,
+): Promise<string[]> {
+  const all = await accountsIn(store, provider);
+  const here = all.filter((a) => (a.endpoint ?? undefined) === endpoint);
+  return (here.length ? here : all).map((a) => a.account);
 }
 
 /**

@@ -141,6 +141,28 @@ describe('oauth: tokens stay with the endpoint they came from', () => {
     assert.equal(requests(b), 0);
   });
 
+  it('with a real login beside one made under an override, each endpoint picks its own (no account to configure)', async () => {
+    const bound = await seed(a, a.url);
+    const real: TokenRecord = {
+      ...bound,
+      access: 'sl.real-access-token',
+      account: 'me@example.com',
+      endpoint: undefined,
+    };
+    await store.set(`token:dropbox:${real.account}`, JSON.stringify(real));
+    assert.deepEqual(await getAccessToken('dropbox', { env: at(a.url) }), {
+      token: bound.access,
+      account: 'default@example.com',
+    });
+    assert.deepEqual(await getAccessToken('dropbox', { env: at(undefined) }), {
+      token: 'sl.real-access-token',
+      account: 'me@example.com',
+    });
+    // under a third endpoint neither is usable: several logins, none made there
+    await assert.rejects(getAccessToken('dropbox', { env: at(b.url) }), /several Dropbox accounts are logged in/);
+    assert.equal(requests(b), 0);
+  });
+
   it('accepts https anywhere and http only on loopback; refuses the rest with a clear error', async () => {
     for (const ok of [
       'https://dropbox-gateway.example.com/',
