@@ -28,6 +28,8 @@
  *   DELETE /__fake/files?path=P[&ns=ID]
  *   POST   /__fake/files/corrupt    {path, byteIndex, ns?}  flips a stored byte (metadata unchanged)
  * Files given without `ns` live in the home namespace of account "default".
+ * Team spaces (root namespace ≠ home: createTeamSpace, joinTeamSpace, createTeamFolder, leaveTeamSpace) and the
+ * session size limit (option sessionMaxBytes) are set in process only.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
