@@ -22,6 +22,7 @@ import {
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { extraCaFile } from '../test/fakes/dropbox/tls.js';
 import { objectPath } from '../test/helpers/files.js';
 import {
   type BenchCase,
@@ -190,6 +191,7 @@ async function dropboxEnv(ctx: BenchContext, log?: string): Promise<NodeJS.Proce
     ...env,
     LFS_BRIDGE_DROPBOX_ENDPOINT: f.url,
     LFS_BRIDGE_DROPBOX_TOKEN: f.token,
+    NODE_EXTRA_CA_CERTS: extraCaFile(env.NODE_EXTRA_CA_CERTS), // temporary links are https, as at Dropbox
     ...(log ? { LFS_BRIDGE_LOG: log } : {}),
   };
 }

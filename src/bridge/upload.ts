@@ -8,6 +8,7 @@
 import { type BigIntStats, readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatBytes } from '../config/size.js';
 import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
@@ -42,6 +43,12 @@ export async function upload(ctx: TransferContext, req: TransferRequest, meter: 
   const stamp = await checkSource(req);
   const src = stamp.path;
   const p = ctx.provider;
+  if (p.caps.maxObjectSize !== undefined && req.size > p.caps.maxObjectSize) {
+    // Refused before any request: the provider would take it all and fail at the end (Dropbox: too_large).
+    throw badRequest(
+      `${req.oid} has ${formatBytes(req.size)} (${req.size} bytes): ${p.name} stores files of at most ${formatBytes(p.caps.maxObjectSize)} (${p.caps.maxObjectSize} bytes); it cannot be stored there`,
+    );
+  }
   // Sessions are resumable state shared by oid, so one uploader per oid on this machine; a one-shot put needs no lock.
   const small = req.size <= p.caps.simpleUploadMax;
   const lock = small

@@ -139,21 +139,7 @@ export async function drain(res: HttpResponse): Promise<void> {
   await res.body.dump().catch(() => {});
 }
 
-/**
- * LFS_BRIDGE_<P>_ENDPOINT: one base URL replacing scheme and host of every URL we build for provider P,
- * path kept (tests, API gateways). URLs the server hands back are used as returned.
- */
-export function endpointFor(provider: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const v = env[`LFS_BRIDGE_${provider.toUpperCase()}_ENDPOINT`];
-  return v ? v.replace(/\/+$/, '') : undefined;
-}
-
-export function rebase(url: string, base: string | undefined): string {
-  if (!base) return url;
-  const u = new URL(url);
-  const path = u.pathname === '/' && !url.endsWith('/') ? '' : u.pathname;
-  return `${base}${path}${u.search}`;
-}
+export { checkEndpoint, endpointFor, endpointVar, isLoopbackHost, onEndpointWarning, rebase } from './endpoint.js';
 
 /** Query strings of session and download URLs are bearer capabilities: never log them. */
 export function redactUrl(url: string): string {

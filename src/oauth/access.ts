@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { waitLock } from '../bridge/lock.js';
 import { authError, transient } from '../errors.js';
+import { endpointFor, endpointVar } from '../http/index.js';
 import { stateDir } from '../keychain/index.js';
 import { createLogger, maskInLogs } from '../log.js';
 import { accountsIn, chooseAccount, openStore, providerTitle, readToken, writeToken } from './accounts.js';
@@ -42,18 +43,16 @@ export interface AccessToken {
   account: string;
 }
 
-/** Tokens this process handed out, by provider:account: the agent asks per request, the keychain once. */
+/** Tokens this process handed out, by provider:account@endpoint: the agent asks per request, the keychain once. */
 const cache = new Map<string, { token: string; expiresAt: number }>();
-/** The account chosen when none is configured, by provider (listing the keychain costs a D-Bus round trip). */
-const chosen = new Map<OAuthProvider, string>();
+/** The account chosen when none is configured, by provider@endpoint (listing the keychain costs a D-Bus round trip). */
+const chosen = new Map<string, string>();
 
 /** Forget the in-process cache (logout, tests). */
 export function forgetCachedTokens(provider?: OAuthProvider, account?: string): void {
-  if (!provider) chosen.clear();
-  else chosen.delete(provider);
-  if (!provider) cache.clear();
-  else if (account) cache.delete(`${provider}:${account}`);
-  else for (const k of [...cache.keys()]) if (k.startsWith(`${provider}:`)) cache.delete(k);
+  for (const k of [...chosen.keys()]) if (!provider || k.startsWith(`${provider}@`)) chosen.delete(k);
+  const prefix = provider ? `${provider}:${account ? `${account}@` : ''}` : '';
+  for (const k of [...cache.keys()]) if (k.startsWith(prefix)) cache.delete(k);
 }
 
 export const refreshLockPath = (env: NodeJS.ProcessEnv, provider: OAuthProvider, account: string): string =>
@@ -78,15 +77,11 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
   }
 
   const store = await openStore({ env, insecure: o.insecure });
-  const account =
-    o.account ??
-    chosen.get(provider) ??
-    chooseAccount(
-      provider,
-      (await accountsIn(store, provider)).map((a) => a.account),
-    );
-  if (!o.account) chosen.set(provider, account);
-  const key = `${provider}:${account}`;
+  const endpoint = endpointFor(provider, env);
+  const at = `${provider}@${endpoint ?? ''}`;
+  const account = o.account ?? chosen.get(at) ?? chooseAccount(provider, await candidates(store, provider, endpoint));
+  if (!o.account) chosen.set(at, account);
+  const key = `${provider}:${account}@${endpoint ?? ''}`;
   const memo = cache.get(key);
   if (!o.forceRefresh && memo && memo.expiresAt - Date.now() >= FRESH_MS) return { token: memo.token, account };
 
@@ -102,6 +97,7 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
       );
     throw notLoggedIn();
   }
+  await checkBound(provider, before, endpoint);
   const rejected = o.forceRefresh ? (o.rejected ?? memo?.token ?? before.accessToken) : undefined;
   const usable = (t: TokenSet) => t.validFor(FRESH_MS) && t.accessToken !== rejected;
   const hand = (t: TokenSet): AccessToken => {
@@ -122,6 +118,7 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
   try {
     const now = await readToken(store, provider, account); // another process may have refreshed meanwhile
     if (!now) throw notLoggedIn();
+    await checkBound(provider, now, endpoint);
     if (usable(now)) {
       log.debug(`${provider}:${account}: token refreshed by another process`);
       return hand(now);
@@ -133,4 +130,45 @@ export async function getAccessToken(provider: OAuthProvider, o: AccessOptions):
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * The logins to choose from when no account is configured: those made under the endpoint in use, when there are
+ * any (a login of the real provider beside one made under a test override is no ambiguity); else all of them, so
+ * that the only one, made elsewhere, is refused with the reason (checkBound).
+ */
+async function candidates(
+  store: Awaited<ReturnType<typeof openStore>>,
+  provider: OAuthProvider,
+  endpoint: string | undefined,
+): Promise<string[]> {
+  const all = await accountsIn(store, provider);
+  const here = all.filter((a) => (a.endpoint ?? undefined) === endpoint);
+  return (here.length ? here : all).map((a) => a.account);
+}
+
+/**
+ * Tokens go back only to the endpoint they came from (issue: a stray LFS_BRIDGE_<P>_ENDPOINT in a CI file or a
+ * direnv must not carry the keychain's refresh token to whatever it names). A record without `endpoint` was made
+ * with the provider itself.
+ */
+async function checkBound(provider: OAuthProvider, t: TokenSet, endpoint: string | undefined): Promise<void> {
+  if ((t.endpoint ?? undefined) === endpoint) return;
+  const name = endpointVar(provider);
+  const title = providerTitle[provider];
+  const real = await specFor(provider).then(
+    (s) => `${title} (${new URL(s.tokenUrl).origin})`,
+    () => title,
+  );
+  const relogin = `lfs-bridge login ${provider}${t.email && t.account !== t.email ? ` --account ${t.account}` : ''}`;
+  if (!t.endpoint) {
+    throw authError(
+      `logged in to ${real} as ${t.account} but ${name} points to ${endpoint}: log in under that override (${relogin} with it set), or unset it; the stored tokens are never sent there`,
+    );
+  }
+  throw authError(
+    endpoint
+      ? `the ${title} login ${t.account} was made under ${name}=${t.endpoint} but ${name} points to ${endpoint}: log in under that override (${relogin} with it set); the stored tokens are never sent there`
+      : `the ${title} login ${t.account} was made under ${name}=${t.endpoint}, which is not set now: its tokens are never sent to ${real}; run ${relogin} to log in to ${title} itself`,
+  );
 }

@@ -21,6 +21,8 @@ export interface AccountInfo {
   account: string;
   email?: string;
   displayName?: string;
+  /** The LFS_BRIDGE_<P>_ENDPOINT override the login was made under. */
+  endpoint?: string;
 }
 
 export interface StoreOptions {
@@ -61,7 +63,7 @@ export async function accountsIn(store: SecretStore, provider: OAuthProvider): P
     let info: AccountInfo = { provider, account };
     try {
       const t = TokenSet.fromRecord(provider, account, secret);
-      info = { provider, account, email: t.email, displayName: t.displayName };
+      info = { provider, account, email: t.email, displayName: t.displayName, endpoint: t.endpoint };
     } catch {
       // unreadable record: still listed, so logout can remove it
     }

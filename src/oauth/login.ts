@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { authError, BridgeError, configError } from '../errors.js';
 import { gitConfigMap } from '../git.js';
+import { endpointFor } from '../http/index.js';
 import { maskInLogs } from '../log.js';
 import { forgetCachedTokens } from './access.js';
 import { type AccountInfo, checkAccountName, openStore, providerTitle, writeToken } from './accounts.js';
@@ -331,6 +332,7 @@ export async function login(provider: OAuthProvider, o: LoginOptions): Promise<L
     email: who.email,
     clientId,
     clientSecret: spec.sendsClientSecret ? clientSecret : undefined,
+    endpoint: endpointFor(provider, env), // the tokens go back only where they came from
   });
   await writeToken(store, set);
   forgetCachedTokens(provider, account);

@@ -25,6 +25,11 @@ export interface TokenRecord {
   clientId: string;
   /** Google desktop clients only (not a secret there, but it stays in the keychain anyway). */
   clientSecret?: string;
+  /**
+   * The LFS_BRIDGE_<P>_ENDPOINT override the tokens came from (absent: the provider itself). They are only ever
+   * sent back there (access.ts).
+   */
+  endpoint?: string;
 }
 
 export class TokenSet {
@@ -37,6 +42,7 @@ export class TokenSet {
   readonly displayName?: string;
   readonly email?: string;
   readonly clientId: string;
+  readonly endpoint?: string;
 
   constructor(
     readonly provider: OAuthProvider,
@@ -51,6 +57,7 @@ export class TokenSet {
     this.displayName = r.displayName;
     this.email = r.email;
     this.clientId = r.clientId;
+    this.endpoint = r.endpoint;
     maskInLogs(r.access, r.refresh, r.clientSecret);
   }
 
@@ -91,6 +98,7 @@ export class TokenSet {
       email: this.email,
       clientId: this.clientId,
       clientSecret: this.#clientSecret,
+      endpoint: this.endpoint,
     };
   }
 
@@ -125,6 +133,7 @@ export class TokenSet {
       displayName: this.displayName,
       expiresAt: this.expiresAt,
       scope: this.scope,
+      endpoint: this.endpoint,
     };
   }
   toString(): string {

@@ -41,6 +41,8 @@ export interface Capabilities {
   readonly requestsPerSecond?: number;
   /** Needs the OS keychain (tokens, session URLs). `local` does not. */
   readonly needsKeychain: boolean;
+  /** The largest object the provider stores (bytes); larger ones are refused before anything is sent. None: no limit. */
+  readonly maxObjectSize?: number;
 }
 
 export interface RemoteObject {

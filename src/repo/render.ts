@@ -33,6 +33,14 @@ export function renderStatus(s: StatusInfo): string {
       (!s.keychain.available && w.provider === 'local' ? ' (the local provider does not need it)' : ''),
   );
   if (!s.keychain.available && s.keychain.detail && w.provider !== 'local') lines.push(`  ! ${s.keychain.detail}`);
+  for (const e of s.endpoints) {
+    lines.push(
+      e.url
+        ? `Endpoint    ${e.variable}=${e.url}: ${e.provider} requests and logins go there, not to ${e.provider}`
+        : `Endpoint    ${e.variable} refused`,
+    );
+    if (e.error) lines.push(`  ! ${e.error}`);
+  }
   lines.push(`Accounts    ${s.accounts.length ? '' : 'none'}`.trimEnd());
   for (const a of s.accounts) {
     const who = [a.displayName, a.email && a.email !== a.account ? `<${a.email}>` : ''].filter(Boolean).join(' ');
@@ -40,7 +48,10 @@ export function renderStatus(s: StatusInfo): string {
       a.used !== undefined
         ? `  ${formatBytes(a.used)} used${a.allocated ? ` of ${formatBytes(a.allocated)}` : ''}`
         : '';
-    lines.push(`  ${a.provider}:${a.account}${who ? `  ${who}` : ''}${space}${a.problem ? `  ! ${a.problem}` : ''}`);
+    const under = a.endpoint ? `  (logged in under ${a.endpoint})` : '';
+    lines.push(
+      `  ${a.provider}:${a.account}${who ? `  ${who}` : ''}${under}${space}${a.problem ? `  ! ${a.problem}` : ''}`,
+    );
   }
   const pending = s.resumes.length + s.partials.length;
   lines.push(`Pending     ${pending ? `${pending} resumable transfer(s)` : 'no interrupted transfers'}`);

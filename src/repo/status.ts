@@ -53,11 +53,15 @@ export interface StatusInfo {
   /** `lfs-bridge install` on this machine (global keys): not a problem when missing, a plain clone needs it. */
   install: { ok: boolean; missing: string[] };
   keychain: { available: boolean; kind?: string; detail?: string };
+  /** LFS_BRIDGE_<P>_ENDPOINT overrides in effect (`url`), or refused (`error`). */
+  endpoints: { provider: string; variable: string; url?: string; error?: string }[];
   accounts: {
     provider: string;
     account: string;
     email?: string;
     displayName?: string;
+    /** The override the login was made under. */
+    endpoint?: string;
     used?: number;
     allocated?: number;
     problem?: string;
@@ -85,6 +89,7 @@ export async function collectStatus(
   const keychain: StatusInfo['keychain'] = { available: false };
   const accounts: StatusInfo['accounts'] = [];
   const resumes: StatusInfo['resumes'] = [];
+  const endpoints = await collectEndpoints(env);
   const ks = await import('../keychain/index.js');
   try {
     const store = await ks.openSecretStore({ env });
@@ -119,8 +124,9 @@ export async function collectStatus(
   const ok =
     wiring.problems.length === 0 &&
     (!store.checked || store.ok) &&
-    !accounts.some((a) => a.provider === wiring.provider && a.problem);
-  return { ok, repo, wiring, store, install, keychain, accounts, resumes, partials };
+    !accounts.some((a) => a.provider === wiring.provider && a.problem) &&
+    !endpoints.some((x) => x.error);
+  return { ok, repo, wiring, store, install, keychain, endpoints, accounts, resumes, partials };
 }
 
 /** The provider's own check of the store, bounded in time: an unreachable server must not hang `status`. */
@@ -140,6 +146,23 @@ async function checkStore(
   }
 }
 
+async function collectEndpoints(env: NodeJS.ProcessEnv): Promise<StatusInfo['endpoints']> {
+  const { checkEndpoint, endpointVar } = await import('../http/index.js');
+  const { oauthProviders } = await import('../oauth/index.js');
+  const out: StatusInfo['endpoints'] = [];
+  for (const provider of oauthProviders) {
+    const variable = endpointVar(provider);
+    const v = env[variable];
+    if (!v) continue;
+    try {
+      out.push({ provider, variable, url: checkEndpoint(provider, v) });
+    } catch (e) {
+      out.push({ provider, variable, error: (e as Error).message });
+    }
+  }
+  return out;
+}
+
 /** Logged-in accounts with who they are; space usage for the provider this repository uses (one request each). */
 async function collectAccounts(env: NodeJS.ProcessEnv, active?: string): Promise<StatusInfo['accounts']> {
   const { listAccounts, oauthProviders } = await import('../oauth/index.js');
@@ -151,6 +174,7 @@ async function collectAccounts(env: NodeJS.ProcessEnv, active?: string): Promise
         account: a.account,
         email: a.email,
         displayName: a.displayName,
+        endpoint: a.endpoint,
       };
       if (provider === active) {
         try {

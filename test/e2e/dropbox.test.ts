@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { sizeOf } from '../../src/fsutil.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { MiB, sha256, writeRandomFile } from '../helpers/files.js';
@@ -238,6 +238,7 @@ describe('e2e: dropbox provider against the fake API', function () {
         email: account,
         displayName: 'Default User',
         clientId: 'test-app-key',
+        endpoint: fake.url, // logged in under the override the agents then use
       }),
     );
     try {
@@ -306,6 +307,56 @@ describe('e2e: dropbox provider against the fake API', function () {
     const clone = await sb.bridge(sb.root, ['clone', remote, 'bob'], bob);
     assert.equal(clone.code, 0, describeRun('bob clones', clone));
     assert.equal(sha256(await readFile(sb.path('bob', 'art.dat'))), f.oid);
+  });
+
+  it('team-space members: push and pull through a team folder of the team space, and their own folder', async () => {
+    // Team space (Dropbox's team files guide): root namespace ≠ home namespace; the team folder lives in the team
+    // root, beside each member's folder, and is reached only with Dropbox-API-Path-Root.
+    const space = fake.createTeamSpace('Acme');
+    const eng = fake.createTeamFolder(space, 'Engineering');
+    fake.joinTeamSpace('tess', space, 'Tess Tester');
+    fake.joinTeamSpace('theo', space, 'Theo Tester');
+    const as = (account: string) => ({
+      LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url,
+      LFS_BRIDGE_DROPBOX_TOKEN: fake.issueToken({ account }).access,
+    });
+    const tess = as('tess');
+    const remote = await sb.remote();
+    const work = sb.path('tess');
+    await sb.gitOk(sb.root, ['init', '-q', work]);
+    await sb.gitOk(work, ['remote', 'add', 'origin', remote]);
+    await sb.bridgeOk(work, ['setup', '--provider', 'dropbox', '--root', '/Engineering/lfs', '--shared'], tess);
+    assert.match(await readFile(join(work, '.lfs-bridge'), 'utf8'), new RegExp(`root = ns:${eng}/lfs`));
+    await sb.gitOk(work, ['lfs', 'track', '*.dat']);
+    const small = await writeRandomFile(join(work, 'small.dat'), 2 * MiB); // files/upload
+    const big = await writeRandomFile(join(work, 'big.dat'), 21 * MiB); // a concurrent session
+    await sb.gitOk(work, ['add', '.']);
+    await sb.gitOk(work, ['commit', '-qm', 'team objects']);
+    const push = await sb.git(work, ['push', '-q', 'origin', 'main'], tess);
+    assert.equal(push.code, 0, describeRun('push', push));
+    const key = (oid: string) => `/lfs/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+    for (const f of [small, big]) {
+      assert.ok(fake.files.get(key(f.oid), eng)?.equals(await readFile(f.path)), 'in the team folder');
+    }
+    assert.deepEqual(fake.files.list(fake.account('tess').home_namespace_id), [], 'nothing in the home folder');
+    const clone = await sb.bridge(sb.root, ['clone', remote, 'theo'], as('theo'));
+    assert.equal(clone.code, 0, describeRun('theo clones', clone));
+    for (const f of [small, big]) assert.equal(sha256(await readFile(sb.path('theo', basename(f.path)))), f.oid);
+
+    // a root in the member's own folder, as the team space shows it: the home namespace
+    const own = sb.path('own');
+    await sb.gitOk(sb.root, ['init', '-q', own]);
+    await sb.bridgeOk(own, ['setup', '--provider', 'dropbox', '--root', '/Tess Tester/lfs'], tess);
+    await sb.gitOk(own, ['lfs', 'track', '*.dat']);
+    const mine = await writeRandomFile(join(own, 'mine.dat'), 1 * MiB);
+    await sb.gitOk(own, ['remote', 'add', 'origin', await sb.remote('own.git')]);
+    await sb.gitOk(own, ['add', '.']);
+    await sb.gitOk(own, ['commit', '-qm', 'mine']);
+    const push2 = await sb.git(own, ['push', '-q', 'origin', 'main'], tess);
+    assert.equal(push2.code, 0, describeRun('push', push2));
+    const home = fake.account('tess').home_namespace_id;
+    assert.equal((await sb.gitOk(own, ['config', 'lfs-bridge.root'])).stdout.trim(), '/Tess Tester/lfs');
+    assert.ok(fake.files.get(key(mine.oid), home)?.equals(await readFile(mine.path)), 'in the home folder');
   });
 
   it('never lets the token reach stdout, stderr, argv or git config', async () => {

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { openSecretStore, resetSecretStore, type SecretStore } from '../../src/keychain/index.js';
 import { forgetCachedTokens, getAccessToken } from '../../src/oauth/index.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
@@ -328,5 +330,56 @@ describe('e2e: login / logout dropbox (fake Dropbox, real keychain)', function (
     );
     assert.notEqual(r.code, 0);
     assert.match(flat(r.stderr), /no answer from the browser within 1 s: run lfs-bridge login dropbox again/);
+  });
+
+  it('a login made under one fake is never sent to another: push and status under the other override', async () => {
+    const other = await startFakeDropbox();
+    try {
+      fake.setAuthorizeAccount('bound');
+      const cli = new Cli(['login', 'dropbox', '--paste', '--client-id', 'test-app-key'], env, sb.root);
+      const code = /<code id="auth-code">([^<]+)<\/code>/.exec(await (await fetch(await cli.url())).text())![1];
+      cli.child.stdin.end(`${code}\n`);
+      const r = await cli.done;
+      assert.equal(r.code, 0, describeRun('login', r));
+      assert.match(r.stderr, new RegExp(`warning: LFS_BRIDGE_DROPBOX_ENDPOINT is set: .*${fake.url}`));
+      const rec = JSON.parse((await store.get(key('bound@example.com')))!) as { endpoint?: string };
+      assert.equal(rec.endpoint, fake.url, 'the login records where it was made');
+
+      const remote = await sb.remote('bound.git');
+      const work = sb.path('bound');
+      await sb.gitOk(sb.root, ['init', '-q', work]);
+      await sb.gitOk(work, ['remote', 'add', 'origin', remote]);
+      const elsewhere = { LFS_BRIDGE_DROPBOX_ENDPOINT: other.url };
+      await sb.bridgeOk(work, ['setup', '--provider', 'dropbox', '--root', '/lfs/bound'], { ...elsewhere });
+      await sb.gitOk(work, ['lfs', 'track', '*.dat']);
+      await writeFile(join(work, 'a.dat'), 'some bytes');
+      await sb.gitOk(work, ['add', '.']);
+      await sb.gitOk(work, ['commit', '-qm', 'a']);
+      other.counters.reset();
+      const push = await sb.git(work, ['push', 'origin', 'main'], elsewhere);
+      assert.notEqual(push.code, 0, describeRun('push under another override', push));
+      assert.match(
+        flat(push.output),
+        new RegExp(
+          `made under LFS_BRIDGE_DROPBOX_ENDPOINT=${fake.url} but LFS_BRIDGE_DROPBOX_ENDPOINT points to ${other.url}`,
+        ),
+      );
+      assert.deepEqual(other.counters.snapshot().requests, {}, 'not one request reached the other endpoint');
+      // under the override it was made with, the same login works
+      const ok = await sb.git(work, ['push', 'origin', 'main'], { LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url });
+      assert.equal(ok.code, 0, describeRun('push under its own override', ok));
+
+      const status = await sb.bridge(work, ['status'], elsewhere);
+      assert.match(status.stdout, new RegExp(`Endpoint +LFS_BRIDGE_DROPBOX_ENDPOINT=${other.url}`));
+      assert.match(status.stdout, new RegExp(`dropbox:bound@example.com .*\\(logged in under ${fake.url}\\)`));
+      const refused = await sb.bridge(work, ['status'], { LFS_BRIDGE_DROPBOX_ENDPOINT: 'http://example.com' });
+      assert.match(
+        flat(refused.stdout),
+        /LFS_BRIDGE_DROPBOX_ENDPOINT refused .*plain http would send your dropbox tokens/,
+      );
+    } finally {
+      await store.delete(key('bound@example.com'));
+      await other.close();
+    }
   });
 });

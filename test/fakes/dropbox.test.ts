@@ -310,6 +310,30 @@ describe('fake Dropbox API v2', function () {
   });
 
   describe('upload sessions', () => {
+    it('a session past the size limit (Dropbox: 350 GB) fails with too_large (append, piece, finish)', async () => {
+      const shared = fake;
+      fake = await startFakeDropbox({ sessionMaxBytes: 8 * MiB });
+      tok = fake.issueToken().access;
+      try {
+        const seq = await start(Buffer.alloc(4 * MiB));
+        assert.equal(
+          (await json(await append(seq, 4 * MiB, Buffer.alloc(4 * MiB + 1)), 409)).error_summary,
+          'too_large/..',
+        );
+        await json(await append(seq, 4 * MiB, Buffer.alloc(4 * MiB)));
+        const fin = await json(await finish(seq, 8 * MiB, '/big/f', Buffer.alloc(1)), 409);
+        assert.equal(fin.error_summary, 'lookup_failed/too_large/..');
+        const con = await start(undefined, { session_type: 'concurrent' });
+        assert.equal(
+          (await json(await append(con, 8 * MiB, Buffer.alloc(1), true), 409)).error_summary,
+          'too_large/..',
+        );
+      } finally {
+        await fake.close();
+        fake = shared;
+      }
+    });
+
     it('sequential: offsets checked (incorrect_offset.correct_offset), finish with data → metadata', async () => {
       const data = randomBytes(9 * MiB + 7);
       const id = await start(data.subarray(0, 4 * MiB));
@@ -358,6 +382,30 @@ describe('fake Dropbox API v2', function () {
       const id2 = await start();
       fake.expireSessions();
       assert.equal((await json(await finish(id2, 0, '/s/z'), 409)).error_summary, 'lookup_failed/not_found/..');
+    });
+
+    it('concurrent: a piece sent again over data the session holds is refused with incorrect_offset', async () => {
+      const data = randomBytes(12 * MiB + 10);
+      const id = await start(undefined, { session_type: 'concurrent' });
+      await json(await append(id, 4 * MiB, data.subarray(4 * MiB, 8 * MiB)));
+      const again = await json(await append(id, 4 * MiB, randomBytes(4 * MiB)), 409);
+      assert.deepEqual(again, {
+        error_summary: 'incorrect_offset/..',
+        error: { '.tag': 'incorrect_offset', correct_offset: 8 * MiB },
+      });
+      // a longer piece over it, starting before it: refused, the first free block named
+      const over = await json(await append(id, 0, randomBytes(8 * MiB)), 409);
+      assert.equal((over.error as J).correct_offset, 0);
+      // two copies of one piece at once: the second waits for the first, then is refused
+      const [a, b] = await Promise.all([
+        append(id, 0, data.subarray(0, 4 * MiB)),
+        append(id, 0, data.subarray(0, 4 * MiB)),
+      ]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+      await Promise.all([a.text(), b.text()]);
+      await json(await append(id, 8 * MiB, data.subarray(8 * MiB), true));
+      await json(await finish(id, data.length, '/c/again'));
+      assert.ok(fake.files.get('/c/again')?.equals(data), 'what was held first is what was stored');
     });
 
     it('concurrent: pieces in any order, ×4 MiB except the closing one; no data in start/finish', async () => {
@@ -454,11 +502,22 @@ describe('fake Dropbox API v2', function () {
       assert.equal(c.bytesOutByPath['/dl/ünï.bin'], data.length + 10 + (data.length - MiB) + 5 + (data.length - 5) + 1);
     });
 
-    it('get_temporary_link: no bearer, Range works, 410 after 4 h of the test clock', async () => {
+    it('get_temporary_link: https on another host and port, no bearer (refused), Range works, 410 after 4 h', async () => {
       const r = await json(await rpc('files/get_temporary_link', { path: '/dl/ünï.bin' }));
       assert.equal((r.metadata as J).size, data.length);
       const link = r.link as string;
-      assert.ok(link.startsWith(`${fake.url}/link/`));
+      const u = new URL(link);
+      assert.equal(u.protocol, 'https:');
+      assert.equal(u.hostname, 'localhost');
+      assert.notEqual(u.host, new URL(fake.url).host);
+      assert.equal(`${u.protocol}//${u.host}`, fake.linkBase);
+      // not on the API host, and never with a bearer
+      const onApi = await fetch(`${fake.url}${u.pathname}`);
+      assert.equal(onApi.status, 404);
+      await onApi.arrayBuffer();
+      const withBearer = await fetch(link, { headers: { Authorization: `Bearer ${tok}` } });
+      assert.equal(withBearer.status, 400);
+      assert.match(await withBearer.text(), /take no Authorization header/);
       const part = await fetch(link, { headers: { Range: 'bytes=100-199' } });
       assert.equal(part.status, 206);
       assert.ok(Buffer.from(await part.arrayBuffer()).equals(data.subarray(100, 200)));
@@ -470,7 +529,7 @@ describe('fake Dropbox API v2', function () {
       const gone = await fetch(link);
       assert.equal(gone.status, 410);
       await gone.text();
-      assert.equal(fake.counters.requests['/link/*'], 3);
+      assert.equal(fake.counters.requests['/link/*'], 4);
     });
 
     it('throttle caps the download rate', async () => {
@@ -606,6 +665,55 @@ describe('fake Dropbox API v2', function () {
         (await json(await rpc('files/get_metadata', { path: '/x' }, tok, other), 422)).error_summary,
         'no_permission/..',
       );
+    });
+    it('team space: root ≠ home; without the header paths are the home folder, with root they are the team space', async () => {
+      const space = fake.createTeamSpace('Acme');
+      const eng = fake.createTeamFolder(space, 'Engineering');
+      fake.joinTeamSpace('tess', space, 'Tess Tester');
+      const t = fake.issueToken({ account: 'tess' }).access;
+      const me = await json(await rpc('users/get_current_account', undefined, t));
+      assert.deepEqual(me.root_info, {
+        '.tag': 'team',
+        root_namespace_id: space,
+        home_namespace_id: fake.account('tess').home_namespace_id,
+        home_path: '/Tess Tester',
+      });
+      const root = { 'Dropbox-API-Path-Root': JSON.stringify({ '.tag': 'root', root: space }) };
+      // without the header: the home folder, where the team folder is not
+      assert.equal(
+        (await json(await rpc('files/get_metadata', { path: '/Engineering' }, t), 409)).error_summary,
+        'path/not_found/..',
+      );
+      assert.equal(
+        (await json(await rpc('files/get_metadata', { path: `ns:${eng}` }, t), 409)).error_summary,
+        'path/not_found/..',
+      );
+      // with it: the team space, the team folder a namespace of its own, the home folder at home_path
+      const folder = await json(await rpc('files/get_metadata', { path: '/Engineering' }, t, root));
+      assert.equal(folder.shared_folder_id, eng);
+      const up = (path: string, data: string, h: Record<string, string> = root) =>
+        fetch(`${fake.url}/2/files/upload`, {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${t}`,
+            'Content-Type': 'application/octet-stream',
+            'Dropbox-API-Arg': headerJson({ path, mode: 'add' }),
+            ...h,
+          },
+          body: Buffer.from(data),
+        }).then((r) => json(r));
+      await up('/Engineering/lfs/a', 'team');
+      await up('/Tess Tester/mine', 'home');
+      await up('/plain', 'home too', {});
+      assert.equal(fake.files.get('/lfs/a', eng)?.toString(), 'team');
+      const home = fake.account('tess').home_namespace_id;
+      assert.equal(fake.files.get('/mine', home)?.toString(), 'home');
+      assert.equal(fake.files.get('/plain', home)?.toString(), 'home too');
+      assert.equal((await json(await rpc('files/get_metadata', { path: `ns:${eng}/lfs/a` }, t, root))).size, 4);
+      // a root that is not the account's: 422 invalid_root naming the current one
+      const stale = { 'Dropbox-API-Path-Root': JSON.stringify({ '.tag': 'root', root: home }) };
+      const e = await json(await rpc('files/get_metadata', { path: '/x' }, t, stale), 422);
+      assert.equal(((e.error as J).invalid_root as J).root_namespace_id, space);
     });
   });
 

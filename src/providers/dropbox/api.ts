@@ -39,7 +39,23 @@ export interface ApiErrorBody {
     lookup_failed?: { '.tag'?: string; correct_offset?: number };
     reason?: { '.tag'?: string };
     retry_after?: number;
+    /** 422 PathRootError.invalid_root: the account's current root. */
+    invalid_root?: RootInfo;
   };
+}
+
+/** common.stone RootInfo, from users/get_current_account. */
+export interface RootInfo {
+  '.tag'?: 'user' | 'team';
+  root_namespace_id?: string;
+  home_namespace_id?: string;
+}
+
+/** Dropbox-API-Path-Root for an account whose root is not its home (a team space); undefined otherwise. */
+export function rootHeader(info: RootInfo | undefined): string | undefined {
+  const root = info?.root_namespace_id;
+  if (!root || root === info?.home_namespace_id) return undefined;
+  return JSON.stringify({ '.tag': 'root', root });
 }
 
 export interface TemporaryLink {

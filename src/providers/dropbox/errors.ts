@@ -66,6 +66,8 @@ export function classify(status: number, text: string, retryAfter: string | unde
     if (has(summary, 'closed') || has(summary, 'not_closed'))
       return mk('NotFound', false, `upload session unusable (${short})`);
     if (has(summary, 'content_hash_mismatch')) return mk('Corrupt', false, 'content hash mismatch');
+    if (has(summary, 'too_large'))
+      return mk('BadRequest', false, 'the object is larger than Dropbox stores in one file (too_large)');
     return mk('Unexpected', false, short);
   }
   if (status === 413) return mk('BadRequest', false, 'request too large');

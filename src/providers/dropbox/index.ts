@@ -24,6 +24,9 @@ export const caps = {
   parallelRanges: true,
   concurrentSessions: true,
   needsKeychain: true,
+  // "The maximum size of a file one can upload to an upload session is 350 GB" (files.stone, upload_session/*;
+  // beyond it appends fail with too_large). Some newer error texts say 2^41 − 2^22 B: the smaller one is kept.
+  maxObjectSize: 350e9,
 } as const satisfies Capabilities;
 
 /** `/path/in/dropbox`, or `ns:<namespace id>[/path]` for a team (shared) folder. */

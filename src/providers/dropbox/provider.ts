@@ -6,7 +6,16 @@ import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } 
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../index.js';
 import type { Provider, ReadResult, RemoteObject, UploadSession } from '../types.js';
-import { apiArg, type CommitInfo, type FileMetadata, type Metadata, type TemporaryLink } from './api.js';
+import {
+  type ApiErrorBody,
+  apiArg,
+  type CommitInfo,
+  type FileMetadata,
+  type Metadata,
+  type RootInfo,
+  rootHeader,
+  type TemporaryLink,
+} from './api.js';
 import { classify, DropboxError } from './errors.js';
 import { caps } from './index.js';
 
@@ -64,8 +73,30 @@ export class DropboxProvider implements Provider {
     return this.token;
   }
 
-  private async headers(extra: Record<string, string> = {}): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${await this.bearer()}`, ...extra };
+  /**
+   * files/* calls carry Dropbox-API-Path-Root `{".tag": "root", "root": <root namespace>}` for a team-space member
+   * (root_namespace_id ≠ home_namespace_id), as Dropbox's team files guide says: paths are then relative to the
+   * team space, as the Dropbox apps show it (team folders beside the member's own folder), and `ns:` paths reach
+   * the team's folders. Other accounts send none. Read once per process, from users/get_current_account.
+   */
+  private rooting?: Promise<string | undefined>;
+
+  private pathRoot(signal?: AbortSignal): Promise<string | undefined> {
+    this.rooting ??= this.rpc<{ root_info?: RootInfo }>('users/get_current_account', null, signal).then(
+      (a) => rootHeader(a.root_info),
+      (e) => {
+        this.rooting = undefined;
+        throw e;
+      },
+    );
+    return this.rooting;
+  }
+
+  private async headers(route: string, extra: Record<string, string>, signal?: AbortSignal) {
+    const h: Record<string, string> = { authorization: `Bearer ${await this.bearer()}`, ...extra };
+    const root = route.startsWith('files/') ? await this.pathRoot(signal) : undefined;
+    if (root) h['dropbox-api-path-root'] = root;
+    return h;
   }
 
   private refuse(e: unknown): unknown {
@@ -75,7 +106,21 @@ export class DropboxProvider implements Provider {
 
   /** Maps a non-2xx answer to a DropboxError; an expired token is refreshed before the retry. */
   private async fail(res: HttpResponse, what: string): Promise<never> {
-    const err = classify(res.status, await text(res), header(res, 'retry-after'), what);
+    const body = await text(res);
+    if (res.status === 422) {
+      // PathRootError: the root namespace changed (joined or left a team): take the one the answer names, retry.
+      let e: ApiErrorBody['error'];
+      try {
+        e = (JSON.parse(body) as ApiErrorBody).error;
+      } catch {
+        // not JSON: classified below
+      }
+      if (e?.['.tag'] === 'invalid_root') {
+        this.rooting = Promise.resolve(rootHeader(e.invalid_root));
+        throw transient(`[dropbox] ${what}: the account's root namespace changed; retrying in the new one`);
+      }
+    }
+    const err = classify(res.status, body, header(res, 'retry-after'), what);
     if (err.kind === 'Auth' && err.retryable) this.tokenStale = true;
     throw this.refuse(err);
   }
@@ -84,7 +129,7 @@ export class DropboxProvider implements Provider {
     const res = await http({
       method: 'POST',
       url: `${this.api}/2/${route}`,
-      headers: await this.headers({ 'content-type': 'application/json' }),
+      headers: await this.headers(route, { 'content-type': 'application/json' }, signal),
       body: JSON.stringify(arg),
       signal,
       env: this.env,
@@ -103,11 +148,15 @@ export class DropboxProvider implements Provider {
     const res = await http({
       method: 'POST',
       url: `${this.content}/2/${route}`,
-      headers: await this.headers({
-        'content-type': 'application/octet-stream',
-        'content-length': String(length),
-        'dropbox-api-arg': apiArg(arg),
-      }),
+      headers: await this.headers(
+        route,
+        {
+          'content-type': 'application/octet-stream',
+          'content-length': String(length),
+          'dropbox-api-arg': apiArg(arg),
+        },
+        signal,
+      ),
       body,
       signal,
       env: this.env,
@@ -188,14 +237,40 @@ export class DropboxProvider implements Provider {
     const s = session as DropboxSession;
     // A sequential session is never closed early (it can still be asked for its offset; finish closes it). A
     // concurrent one learns where the object ends from the piece that closes it.
-    await this.contentCall(
-      'files/upload_session/append_v2',
-      { cursor: { session_id: s.sessionId, offset }, close: Boolean(s.concurrent && last) },
-      body,
-      length,
-      signal,
-    );
+    try {
+      await this.contentCall(
+        'files/upload_session/append_v2',
+        { cursor: { session_id: s.sessionId, offset }, close: Boolean(s.concurrent && last) },
+        body,
+        length,
+        signal,
+      );
+    } catch (e) {
+      if (s.concurrent && e instanceof DropboxError && e.correctOffset !== undefined) {
+        return this.pieceHeld(e.correctOffset, offset, length, body);
+      }
+      throw e;
+    }
     return offset + length;
+  }
+
+  /**
+   * A piece of a concurrent session refused with incorrect_offset: the session holds data there already (a piece
+   * sent again after its answer was lost, or after a crash before its record was saved). Pieces are cut the same
+   * way every time, so data over its first block is this piece: held up to `correctOffset`, the piece counts as
+   * sent (the commit still checks the stored content_hash against ours). Held only in part, the session is not one
+   * this upload made sense of: NotFound, and a fresh session is started.
+   */
+  private pieceHeld(correctOffset: number, offset: number, length: number, body: Readable): number {
+    body.destroy();
+    if (correctOffset >= offset + length) return offset + length;
+    throw new DropboxError(
+      'NotFound',
+      false,
+      `upload_session/append_v2: the concurrent session holds part of the piece at ${offset} (up to ${correctOffset}): starting a new session`,
+      'incorrect_offset',
+      {},
+    );
   }
 
   /** Dropbox has no status call: a zero-byte append at offset 0 either succeeds (nothing stored) or names the offset. */

@@ -24,6 +24,8 @@ export interface Session {
   idle?: Promise<unknown>;
   /** Concurrent: SHA-256 of each received 4 MiB block, by block index. */
   blocks: Map<number, Buffer>;
+  /** Concurrent: pieces being received, as block ranges [first, last); `done` settles when each ends. */
+  receiving: Set<{ first: number; last: number; done: Promise<void> }>;
   /** Concurrent: total length, known once the `close: true` piece arrived. */
   end?: number;
 }
@@ -46,6 +48,10 @@ export interface State {
   throttle: number;
   /** Per-request bandwidth cap on upload bodies (bytes/s); 0 = none. */
   uploadThrottle: number;
+  /** https://localhost:PORT: the temporary-link host. */
+  linkBase: string;
+  /** Largest session (file) in bytes: appends beyond it fail with too_large. */
+  sessionMax: number;
   /** close() was called: requests cut short are expected, not worth a log line. */
   closing: boolean;
 }

@@ -5,7 +5,15 @@ import { open, truncate, writeFile } from 'node:fs/promises';
 import { DROPBOX_HASH_BLOCK, DropboxContentHasher } from '../../../src/hash/dropbox-content-hash.js';
 import type { Ctx, Session, State } from './context.js';
 import { parseRange, receiveBody, sendFileRange } from './io.js';
-import { type Blob, type CommitOptions, type FileEntry, fileMetadata, folderMetadata, type Resolved } from './store.js';
+import {
+  type Blob,
+  type CommitOptions,
+  type FileEntry,
+  fileMetadata,
+  folderMetadata,
+  type Resolved,
+  rootInfo,
+} from './store.js';
 import {
   type Args,
   asciiJson,
@@ -17,7 +25,6 @@ import {
   Reply,
   randomToken,
   routeError,
-  SESSION_MAX,
 } from './util.js';
 
 /** A handler's outcome: a JSON result for the server to send, or 'sent' when it answered (or dropped) itself. */
@@ -57,7 +64,7 @@ const getCurrentAccount: Handler = async (_s, c) => {
       referral_link: `https://db.tt/${a.uid}`,
       is_paired: false,
       account_type: { '.tag': 'basic' },
-      root_info: { '.tag': 'user', root_namespace_id: a.homeNs, home_namespace_id: a.homeNs },
+      root_info: rootInfo(a),
     },
   };
 };
@@ -75,8 +82,9 @@ const revoke: Handler = async (s, c) => {
 
 const getMetadata: Handler = async (s, c, a) => {
   if (a.str('path') === '') throw badInput(c.fn, `${a.where}: path: The root folder is unsupported.`);
-  const mount = c.root === s.store.home(c.account!) ? s.store.mountAt(c.account!, a.str('path')) : undefined;
-  if (mount) {
+  const mount = s.store.mountAt(c.account!, a.str('path'), c.root);
+  // (a member's own folder in the team space is its home, not a shared folder)
+  if (mount && mount.ns !== c.account!.homeNs) {
     const ns = s.store.namespaces.get(mount.ns)!;
     const meta = folderMetadata(ns, '', mount.display) as Record<string, unknown>;
     return {
@@ -127,8 +135,7 @@ const getTemporaryLink: Handler = async (s, c, a) => {
   const e = lookupFile(s, c, a);
   const token = randomToken(32);
   s.links.set(token, { entry: e, expiresAt: s.clock() + LINK_TTL, expired: false });
-  const host = c.req.headers.host ?? '127.0.0.1';
-  return { json: { metadata: fileMetadata(e, false), link: `http://${host}/link/${token}` } };
+  return { json: { metadata: fileMetadata(e, false), link: `${s.linkBase}/link/${token}` } };
 };
 
 /**
@@ -238,6 +245,7 @@ function makeSession(s: State, c: Ctx, id: string, file: string, concurrent: boo
     hasher: concurrent ? undefined : new DropboxContentHasher(),
     busy: false,
     blocks: new Map(),
+    receiving: new Set(),
   };
 }
 
@@ -384,7 +392,7 @@ async function appendOne(
   let error: Json | undefined;
   if (!got.complete) error = {};
   else if (got.overLimit) error = { '.tag': 'payload_too_large' };
-  else if (ses.size + got.bytes > SESSION_MAX) error = lookup({ '.tag': 'too_large' });
+  else if (ses.size + got.bytes > s.sessionMax) error = lookup({ '.tag': 'too_large' });
   else if (callHash && callHash.digest() !== want) error = { '.tag': 'content_hash_mismatch' };
   if (error) {
     await truncate(ses.file, ses.size);
@@ -420,6 +428,25 @@ class BlockDigests {
   }
 }
 
+/**
+ * Blocks of a concurrent session that data from `offset` may not go over: received, or being received. Dropbox
+ * does not document what a piece sent again does (its answer lost, say); this fake refuses it as Dropbox refuses
+ * data over data it holds in a sequential session, with incorrect_offset, whose correct_offset is the first block
+ * boundary from `offset` on that holds nothing (a piece arriving over one still being received waits for it first).
+ */
+async function overlap(ses: Session, offset: number, length: number): Promise<number | undefined> {
+  const first = offset / DROPBOX_HASH_BLOCK;
+  const last = first + Math.ceil(length / DROPBOX_HASH_BLOCK); // exclusive
+  const busy = () => [...ses.receiving].filter((r) => r.first < last && first < r.last).map((r) => r.done);
+  for (let w = busy(); w.length; w = busy()) await Promise.all(w);
+  let i = first;
+  while (i < last && !ses.blocks.has(i)) i++;
+  if (i === last) return undefined;
+  let free = first;
+  while (ses.blocks.has(free)) free++;
+  return free * DROPBOX_HASH_BLOCK;
+}
+
 /** A concurrent piece: offset and length multiples of 4 MiB except the closing piece's length; any order. */
 async function appendConcurrent(
   s: State,
@@ -430,14 +457,51 @@ async function appendConcurrent(
   want: string | undefined,
 ): Promise<Outcome> {
   if (offset % DROPBOX_HASH_BLOCK !== 0) throw routeError({ '.tag': 'concurrent_session_invalid_offset' });
+  const declared = Number(c.req.headers['content-length']);
+  // Without a Content-Length the piece's extent is known only at its end: it goes to a file of its own first.
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  if (known) {
+    const held = await overlap(ses, offset, declared);
+    if (held !== undefined) {
+      await receiveBody(c.req, { limit: 0, count: count(s, c) });
+      throw routeError({ '.tag': 'incorrect_offset', correct_offset: held });
+    }
+  }
+  let settle = () => {};
+  const mark = {
+    first: offset / DROPBOX_HASH_BLOCK,
+    last: offset / DROPBOX_HASH_BLOCK + Math.ceil((known ? declared : 0) / DROPBOX_HASH_BLOCK),
+    done: new Promise<void>((r) => {
+      settle = r;
+    }),
+  };
+  ses.receiving.add(mark);
+  try {
+    return await receivePiece(s, c, ses, offset, close, want, known);
+  } finally {
+    ses.receiving.delete(mark);
+    settle();
+  }
+}
+
+async function receivePiece(
+  s: State,
+  c: Ctx,
+  ses: Session,
+  offset: number,
+  close: boolean,
+  want: string | undefined,
+  known: boolean,
+): Promise<Outcome> {
   const blocks = new BlockDigests();
   const callHash = want !== undefined ? new DropboxContentHasher() : undefined;
-  const fh = await open(ses.file, 'r+');
+  const target = known ? ses.file : s.store.newFile('tmp');
+  const fh = await open(target, known ? 'r+' : 'w');
   let got: Awaited<ReturnType<typeof receiveBody>>;
   try {
     got = await receiveBody(c.req, {
       fh,
-      position: offset,
+      position: known ? offset : 0,
       limit: REQUEST_MAX,
       bytesPerSec: s.uploadThrottle,
       onData: (b) => {
@@ -451,14 +515,23 @@ async function appendConcurrent(
   } finally {
     await fh.close();
   }
-  if (!got.complete) return 'sent';
-  if (got.overLimit) throw routeError({ '.tag': 'payload_too_large' });
-  if (!close && got.bytes % DROPBOX_HASH_BLOCK !== 0) {
-    throw routeError({ '.tag': 'concurrent_session_invalid_data_size' });
+  try {
+    if (!got.complete) return 'sent';
+    if (got.overLimit) throw routeError({ '.tag': 'payload_too_large' });
+    if (!close && got.bytes % DROPBOX_HASH_BLOCK !== 0) {
+      throw routeError({ '.tag': 'concurrent_session_invalid_data_size' });
+    }
+    if (offset + got.bytes > s.sessionMax) throw routeError({ '.tag': 'too_large' });
+    if (callHash && callHash.digest() !== want) throw routeError({ '.tag': 'content_hash_mismatch' });
+    if (ses.closed) throw routeError({ '.tag': 'closed' }); // closed while this piece streamed
+    if (!known) {
+      const held = await overlap(ses, offset, got.bytes);
+      if (held !== undefined) throw routeError({ '.tag': 'incorrect_offset', correct_offset: held });
+      await copyInto(target, ses.file, offset, got.bytes);
+    }
+  } finally {
+    if (!known) rmSync(target, { force: true });
   }
-  if (offset + got.bytes > SESSION_MAX) throw routeError({ '.tag': 'too_large' });
-  if (callHash && callHash.digest() !== want) throw routeError({ '.tag': 'content_hash_mismatch' });
-  if (ses.closed) throw routeError({ '.tag': 'closed' }); // closed while this piece streamed
   blocks.finish().forEach((d, i) => {
     ses.blocks.set(offset / DROPBOX_HASH_BLOCK + i, d);
   });
@@ -467,6 +540,23 @@ async function appendConcurrent(
     ses.end = offset + got.bytes;
   }
   return { json: null };
+}
+
+/** Copies `length` bytes of `from` (from its start) into `to` at `at`. */
+async function copyInto(from: string, to: string, at: number, length: number): Promise<void> {
+  const src = await open(from, 'r');
+  const dst = await open(to, 'r+');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let done = 0; done < length; ) {
+      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, length - done), done);
+      if (bytesRead === 0) break;
+      await dst.write(buf, 0, bytesRead, at + done);
+      done += bytesRead;
+    }
+  } finally {
+    await Promise.all([src.close(), dst.close()]);
+  }
 }
 
 /** upload_session/append_v2 {cursor:{session_id, offset}, close, content_hash} → null. */

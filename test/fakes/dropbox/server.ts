@@ -1,6 +1,9 @@
 /**
  * Fake Dropbox API v2 on 127.0.0.1 for tests and benchmarks. One base URL serves every host's
- * paths: api/content `/2/<route>`, `/oauth2/authorize`, `/oauth2/token`, temporary links `/link/<token>`.
+ * paths: api/content `/2/<route>`, `/oauth2/authorize`, `/oauth2/token`. Temporary links live elsewhere, as at
+ * Dropbox: https on another host name and port (`https://localhost:<port>/link/<token>`, the committed loopback
+ * certificate in test/fixtures/tls; mocha trusts it through .mocharc.cjs), and they refuse a request that carries
+ * an Authorization header.
  * Bodies stream between sockets and files under `dataDir` (tmpfs when available); nothing is buffered whole.
  *
  * Control surface, JSON in and out, no auth (also available in-process on the returned object):
@@ -25,11 +28,24 @@
  *   DELETE /__fake/files?path=P[&ns=ID]
  *   POST   /__fake/files/corrupt    {path, byteIndex, ns?}  flips a stored byte (metadata unchanged)
  * Files given without `ns` live in the home namespace of account "default".
+ * Team spaces (root namespace ≠ home: createTeamSpace, joinTeamSpace, createTeamFolder, leaveTeamSpace) and the
+ * session size limit (option sessionMaxBytes) are set in process only.
  * See docs/providers.md "The fake Dropbox".
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { mkdtemp, open } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +56,9 @@ import { Counters, type Fault, FaultController } from './faults.js';
 import { type Outcome, ROUTES, serveLink } from './files.js';
 import { readSmall, receiveBody } from './io.js';
 import { OAuth } from './oauth.js';
-import { type Account, DEFAULT_ACCOUNT, fileMetadata, type Namespace, Store } from './store.js';
-import { Args, badInput, type Json, Reply } from './util.js';
+import { type Account, DEFAULT_ACCOUNT, fileMetadata, type Namespace, rootInfo, Store } from './store.js';
+import { LINK_CERT, LINK_KEY } from './tls.js';
+import { Args, badInput, type Json, Reply, SESSION_MAX } from './util.js';
 
 export type { CountersSnapshot, Fault, FaultAction } from './faults.js';
 export { Counters, FaultController };
@@ -59,6 +76,8 @@ export interface FakeDropboxOptions {
   accessTokenTtlSec?: number;
   /** users/get_space_usage `allocated`, and the quota behind insufficient_space; default 2 TiB. */
   allocatedBytes?: number;
+  /** Largest file an upload session takes (too_large beyond); default 350 GB, as Dropbox documents. */
+  sessionMaxBytes?: number;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
 }
@@ -84,6 +103,8 @@ export interface FakeFiles {
 export interface FakeDropbox {
   /** Base URL, e.g. http://127.0.0.1:PORT */
   url: string;
+  /** Where temporary links point: https://localhost:PORT (another host and port than `url`). */
+  linkBase: string;
   appKey: string;
   dataDir: string;
   issueToken(opts?: { account?: string }): { access: string; refresh: string };
@@ -100,7 +121,15 @@ export interface FakeDropbox {
   createSharedNamespace(name: string): string;
   /** Mounts a shared namespace in an account's home at `path` (each member may mount it elsewhere). */
   mountShared(account: string, path: string, nsId: string): void;
-  account(name?: string): { account_id: string; home_namespace_id: string; email: string };
+  account(name?: string): { account_id: string; home_namespace_id: string; root_namespace_id: string; email: string };
+  /** A team space: a root namespace its members' home folders (and team folders) sit in; returns its id. */
+  createTeamSpace(name: string): string;
+  /** Makes `account` a team-space member: its home folder appears at `/<displayName>` of the team root. */
+  joinTeamSpace(account: string, rootNs: string, displayName?: string): void;
+  /** A team folder at `/<name>` of a team space's root, a namespace of its own; returns its id. */
+  createTeamFolder(rootNs: string, name: string): string;
+  /** The account leaves its team space: its root is its home again. */
+  leaveTeamSpace(account: string): void;
   /** Account that /oauth2/authorize approves as (default "default"). */
   setAuthorizeAccount(name: string): void;
   /** Per-response bandwidth cap on download bodies; 0 = none. */
@@ -153,6 +182,8 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     clock,
     throttle: 0,
     uploadThrottle: 0,
+    sessionMax: opts.sessionMaxBytes ?? SESSION_MAX,
+    linkBase: '',
     closing: false,
   };
 
@@ -216,6 +247,7 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
 
   const fake: FakeDropbox = {
     url: '',
+    linkBase: '',
     appKey,
     dataDir,
     issueToken: (o) => oauth.issue(o?.account),
@@ -236,8 +268,13 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
     },
     account: (name) => {
       const a = store.account(name);
-      return { account_id: a.accountId, home_namespace_id: a.homeNs, email: a.email };
+      return { account_id: a.accountId, home_namespace_id: a.homeNs, root_namespace_id: a.rootNs, email: a.email };
     },
+    createTeamSpace: (name) => store.createTeamSpace(name),
+    joinTeamSpace: (account, rootNs, displayName) =>
+      store.joinTeamSpace(account, rootNs, displayName ?? `${account} Tester`),
+    createTeamFolder: (rootNs, name) => store.createTeamFolder(rootNs, name),
+    leaveTeamSpace: (account) => store.leaveTeamSpace(account),
     setAuthorizeAccount: (name) => {
       oauth.authorizeAs = name;
     },
@@ -262,21 +299,81 @@ export async function startFakeDropbox(opts: FakeDropboxOptions = {}): Promise<F
   });
   server.requestTimeout = 0; // multi-GiB bodies under a throttle outlast Node's 300 s default
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  await listen(server, opts.port ?? 0, '127.0.0.1');
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Temporary links: another host name and port, over https, as Dropbox's links are.
+  const tls = { key: readFileSync(LINK_KEY), cert: readFileSync(LINK_CERT) };
+  const linkServers = [createHttpsServer(tls, (req, res) => void handleLink(s, req, res))];
+  linkServers[0]!.requestTimeout = 0;
+  await listen(linkServers[0]!, 0, '127.0.0.1');
+  const linkPort = (linkServers[0]!.address() as AddressInfo).port;
+  // `localhost` may resolve to ::1 first: serve there too where the machine has IPv6 loopback.
+  const v6 = createHttpsServer(tls, (req, res) => void handleLink(s, req, res));
+  v6.requestTimeout = 0;
+  if (
+    await listen(v6, linkPort, '::1').then(
+      () => true,
+      () => false,
+    )
+  )
+    linkServers.push(v6);
+  s.linkBase = fake.linkBase = `https://localhost:${linkPort}`;
   fake.close = async () => {
     s.closing = true;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(
+      [server, ...linkServers].map(
+        (x) =>
+          new Promise<void>((resolve) => {
+            x.closeAllConnections();
+            x.close(() => resolve());
+          }),
+      ),
+    );
     if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return fake;
 }
 
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------- dispatch
+
+/** The temporary-link host: GET/HEAD /link/<token> only, and never with an Authorization header. */
+async function handleLink(s: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'https://localhost');
+  const c: Ctx = { req, res, url, routeKey: '/link/*', fn: 'link' };
+  try {
+    if (!url.pathname.startsWith('/link/')) {
+      await drain(s, c);
+      return respond(c, new Reply(404, 'Not Found', TEXT));
+    }
+    s.counters.request(c.routeKey);
+    if (req.headers.authorization !== undefined) {
+      // A pre-authorised URL: a bearer sent along would leak the account's token to the content host.
+      await drain(s, c);
+      return respond(c, new Reply(400, 'Bad Request: temporary links take no Authorization header', TEXT));
+    }
+    await link(s, c, url.pathname.slice('/link/'.length));
+  } catch (e) {
+    if (!(e instanceof Reply) && !s.closing) {
+      process.stderr.write(`fake dropbox: link ${req.method} ${req.url}: ${(e as Error)?.stack ?? e}\n`);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    await drain(s, c).catch(() => {});
+    respond(c, e instanceof Reply ? e : new Reply(500, 'Internal Server Error', TEXT));
+  }
+}
 
 async function handle(s: State, fake: FakeDropbox, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -284,11 +381,9 @@ async function handle(s: State, fake: FakeDropbox, req: IncomingMessage, res: Se
   const c: Ctx = { req, res, url, routeKey: path, fn: path.replace(/^\/2\//, '') };
   try {
     if (path.startsWith('/__fake/')) return await control(s, fake, c, path.slice('/__fake/'.length));
-    if (path.startsWith('/link/')) c.routeKey = '/link/*';
     s.counters.request(c.routeKey);
     if (path === '/oauth2/authorize') return await oauthAuthorize(s, c);
     if (path === '/oauth2/token') return await oauthToken(s, c);
-    if (path.startsWith('/link/')) return await link(s, c, path.slice('/link/'.length));
     if (path.startsWith('/2/')) return await api(s, c);
     await drain(s, c);
     respond(c, new Reply(404, 'Not Found', TEXT));
@@ -495,17 +590,17 @@ function pathRoot(s: State, c: Ctx): Namespace {
   }
   const o = (typeof v === 'object' && v ? v : {}) as Json;
   const tag = typeof v === 'string' ? v : o['.tag'];
-  const rootInfo = { '.tag': 'user', root_namespace_id: a.homeNs, home_namespace_id: a.homeNs };
   const fail = (error: Json) =>
     new Reply(422, JSON.stringify({ error_summary: `${error['.tag']}/..`, error }), 'application/json');
+  const root = s.store.namespaces.get(a.rootNs)!;
   if (tag === 'home') return s.store.home(a);
   if (tag === 'root') {
-    if (o['root'] !== a.homeNs) throw fail({ '.tag': 'invalid_root', invalid_root: rootInfo });
-    return s.store.home(a);
+    if (o['root'] !== a.rootNs) throw fail({ '.tag': 'invalid_root', invalid_root: rootInfo(a) });
+    return root;
   }
   if (tag === 'namespace_id') {
     const id = o['namespace_id'];
-    if (typeof id !== 'string' || !s.store.canAccess(a, id)) throw fail({ '.tag': 'no_permission' });
+    if (typeof id !== 'string' || !s.store.canAccess(a, id, root)) throw fail({ '.tag': 'no_permission' });
     return s.store.namespaces.get(id)!;
   }
   throw badInput(c.fn, `HTTP header "Dropbox-API-Path-Root": unknown tag ${JSON.stringify(tag)}`);

@@ -10,6 +10,10 @@ export interface Account {
   accountId: string;
   uid: string;
   homeNs: string;
+  /** The root namespace: the home one, or a team space's root (its home folder is then mounted in it). */
+  rootNs: string;
+  /** In a team space: where the home folder sits in the team root (`/<display name>`). */
+  homePath?: string;
   email: string;
 }
 
@@ -78,6 +82,7 @@ export class Store {
         accountId: 'dbid:AA' + randomToken(30).replace(/[-_]/g, 'x').slice(0, 40),
         uid: String(100_000 + this.accounts.size),
         homeNs: ns.id,
+        rootNs: ns.id,
         email: `${name}@example.com`,
       };
       this.accounts.set(name, a);
@@ -100,9 +105,49 @@ export class Store {
     this.mounts.set(account, list);
   }
 
-  /** The mount whose mount point is exactly `path` for this account, if any. */
-  mountAt(a: Account, path: string): { key: string; display: string; ns: string } | undefined {
-    return this.mounts.get(a.name)?.find((m) => m.key === path.toLowerCase());
+  /** The mount whose mount point is exactly `path` in `root` (the account's home, or its team root), if any. */
+  mountAt(a: Account, path: string, root?: Namespace): { key: string; display: string; ns: string } | undefined {
+    const list = !root || root.id === a.homeNs ? this.mounts.get(a.name) : this.nsMounts.get(root.id);
+    return list?.find((m) => m.key === path.toLowerCase());
+  }
+
+  /**
+   * Team spaces (Dropbox's team files guide): one root namespace per team that holds each member's home folder
+   * (at `/<display name>`) and the team folders (namespaces of their own), the same for every member. A member's
+   * root_namespace_id is then the team root, not its home; paths without Dropbox-API-Path-Root stay relative to
+   * the home folder, so team folders are reached only with `{".tag": "root", "root": <team root>}`.
+   */
+  private readonly nsMounts = new Map<string, { key: string; display: string; ns: string }[]>();
+
+  createTeamSpace(name: string): string {
+    return this.newNamespace(`team space ${name}`, false).id;
+  }
+
+  joinTeamSpace(account: string, rootNs: string, displayName: string): void {
+    const a = this.account(account);
+    a.rootNs = rootNs;
+    a.homePath = `/${displayName}`;
+    this.mountIn(rootNs, a.homePath, a.homeNs);
+  }
+
+  /** Leaves the team space: the home folder is the root again (Dropbox: a changed root_namespace_id). */
+  leaveTeamSpace(account: string): void {
+    const a = this.account(account);
+    a.rootNs = a.homeNs;
+    a.homePath = undefined;
+  }
+
+  /** A team folder in a team space: its own namespace, mounted at `/<name>` of the team root. */
+  createTeamFolder(rootNs: string, name: string): string {
+    const ns = this.newNamespace(name, false);
+    this.mountIn(rootNs, `/${name}`, ns.id);
+    return ns.id;
+  }
+
+  private mountIn(rootNs: string, path: string, nsId: string): void {
+    const list = this.nsMounts.get(rootNs) ?? [];
+    list.push({ key: path.toLowerCase(), display: path, ns: nsId });
+    this.nsMounts.set(rootNs, list);
   }
 
   private newNamespace(name: string, shared: boolean): Namespace {
@@ -111,9 +156,13 @@ export class Store {
     return ns;
   }
 
-  canAccess(a: Account, nsId: string): boolean {
+  /** `root`: the namespace paths are relative to; a team root opens the team's namespaces, the home does not. */
+  canAccess(a: Account, nsId: string, root?: Namespace): boolean {
     const ns = this.namespaces.get(nsId);
-    return !!ns && (ns.shared || ns.id === a.homeNs);
+    if (!ns) return false;
+    if (ns.shared || ns.id === a.homeNs) return true;
+    if (!root || root.id !== a.rootNs || a.rootNs === a.homeNs) return false;
+    return ns.id === a.rootNs || !!this.nsMounts.get(a.rootNs)?.some((m) => m.ns === ns.id);
   }
 
   home(a: Account): Namespace {
@@ -134,16 +183,18 @@ export class Store {
     let p = path;
     const nsm = /^ns:([0-9]+)(\/.*)?$/s.exec(p);
     if (nsm) {
-      if (!this.canAccess(a, nsm[1]!)) return { error: 'not_found' };
+      if (!this.canAccess(a, nsm[1]!, root)) return { error: 'not_found' };
       ns = this.namespaces.get(nsm[1]!)!;
       p = nsm[2] ?? '';
     } else if (p.startsWith('id:') || p.startsWith('rev:')) {
       const e = this.findBy(a, root, p.startsWith('id:') ? 'id' : 'rev', p.startsWith('id:') ? p : p.slice(4));
       return e ? { ns: this.namespaces.get(e.ns)!, key: e.key, display: e.display } : { error: 'not_found' };
     }
-    if (ns === this.home(a) && !nsm) {
-      // Paths inside a mounted shared folder live in that folder's namespace.
-      const m = this.mounts.get(a.name)?.find((x) => p.toLowerCase().startsWith(`${x.key}/`));
+    if (!nsm) {
+      // Paths inside a mounted folder (a shared folder in the home; a member folder or team folder in a team
+      // root) live in that folder's namespace.
+      const list = ns === this.home(a) ? this.mounts.get(a.name) : this.nsMounts.get(ns.id);
+      const m = list?.find((x) => p.toLowerCase().startsWith(`${x.key}/`));
       if (m) {
         ns = this.namespaces.get(m.ns)!;
         p = p.slice(m.key.length);
@@ -158,7 +209,7 @@ export class Store {
   }
 
   private findBy(a: Account, root: Namespace, field: 'id' | 'rev', value: string): FileEntry | undefined {
-    const spaces = [root, ...[...this.namespaces.values()].filter((n) => n !== root && this.canAccess(a, n.id))];
+    const spaces = [root, ...[...this.namespaces.values()].filter((n) => n !== root && this.canAccess(a, n.id, root))];
     for (const ns of spaces) for (const e of ns.files.values()) if (e[field] === value) return e;
     return undefined;
   }
@@ -326,4 +377,11 @@ export function folderMetadata(ns: Namespace, key: string, display: string): Jso
     path_display: display,
     id,
   };
+}
+
+/** RootInfo (common.stone) of users/get_current_account and of PathRootError.invalid_root. */
+export function rootInfo(a: Account): Json {
+  return a.rootNs === a.homeNs
+    ? { '.tag': 'user', root_namespace_id: a.rootNs, home_namespace_id: a.homeNs }
+    : { '.tag': 'team', root_namespace_id: a.rootNs, home_namespace_id: a.homeNs, home_path: a.homePath };
 }

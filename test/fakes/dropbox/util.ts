@@ -6,8 +6,12 @@ export type Json = Record<string, unknown>;
 export const MiB = 1024 * 1024;
 /** Dropbox: "A single request should not upload more than 150 MiB" (files.stone, upload_session/start). */
 export const REQUEST_MAX = 150 * MiB;
-/** Dropbox: a session holds at most 2^41 − 2^22 bytes (UploadSessionLookupError.too_large). */
-export const SESSION_MAX = 2 ** 41 - 2 ** 22;
+/**
+ * Dropbox: "The maximum size of a file one can upload to an upload session is 350 GB" (files.stone,
+ * upload_session/start); beyond it an append fails with UploadSessionLookupError.too_large. The default of the
+ * fake's `sessionMaxBytes` option.
+ */
+export const SESSION_MAX = 350e9;
 export const HOUR = 3600_000;
 export const DAY = 24 * HOUR;
 

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { BridgeError } from '../../../src/errors.js';
 import { DirectUnsupported, directGet } from '../../../src/http/direct-get.js';
 import { type FillBody, type FillSink, fillToBuffer } from '../../../src/http/fill-body.js';
@@ -286,7 +287,12 @@ describe('http/direct-get', function () {
       await res.body.pipeTo(sink);
       assert.deepEqual(out, data.subarray(10), `pausing every ${pauseEvery} regions`);
     }
-    await assert.rejects(directGet({ url, headers: {}, stallMs: 5000 }), /self.signed|certificate/i, 'unknown CA');
+    // trusting only a public root (mocha's NODE_EXTRA_CA_CERTS trusts the loopback certificate: .mocharc.cjs)
+    await assert.rejects(
+      directGet({ url, headers: {}, stallMs: 5000, tls: { ca: [rootCertificates[0]!] } }),
+      /self.signed|certificate/i,
+      'unknown CA',
+    );
   });
 
   describe('rangeGet', () => {

@@ -196,7 +196,7 @@ describe('http', () => {
         endpointFor('dropbox', { LFS_BRIDGE_DROPBOX_ENDPOINT: 'http://127.0.0.1:9000//' }),
         'http://127.0.0.1:9000',
       );
-      assert.equal(endpointFor('gdrive', { LFS_BRIDGE_GDRIVE_ENDPOINT: 'http://h/base' }), 'http://h/base');
+      assert.equal(endpointFor('gdrive', { LFS_BRIDGE_GDRIVE_ENDPOINT: 'https://h/base' }), 'https://h/base');
       assert.equal(endpointFor('onedrive', {}), undefined);
       assert.equal(endpointFor('onedrive', { LFS_BRIDGE_ONEDRIVE_ENDPOINT: '' }), undefined);
     });

@@ -153,7 +153,9 @@ describe('oauth/access: getAccessToken', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const seed = (r: TokenRecord, provider = 'dropbox') => store.set(`token:${provider}:${r.account}`, JSON.stringify(r));
+  // logged in under the override the test then uses (a login is bound to its endpoint: endpoint.test.ts)
+  const seed = (r: TokenRecord, provider = 'dropbox') =>
+    store.set(`token:${provider}:${r.account}`, JSON.stringify({ endpoint: srv?.url, ...r }));
   const stored = async (account = 'alice@example.com', provider = 'dropbox') =>
     JSON.parse((await store.get(`token:${provider}:${account}`))!) as TokenRecord;
 
@@ -207,7 +209,7 @@ describe('oauth/access: getAccessToken', () => {
       const r = record({ account, email: account });
       resetSecretStore();
       const s = await openSecretStore({ env: e });
-      await s.set(`token:dropbox:${account}`, JSON.stringify(r));
+      await s.set(`token:dropbox:${account}`, JSON.stringify({ ...r, endpoint: srv.url }));
       try {
         const childEnv = { ...e, LFS_BRIDGE_DROPBOX_ENDPOINT: srv.url };
         // the children pick the account themselves: make it the only dropbox one in the keychain

@@ -90,23 +90,24 @@ describe('oauth: secrets stay secret', () => {
       await rm(dir, { recursive: true, force: true });
     });
 
-    const seed = async () => {
+    const seed = async (endpoint?: string) => {
       const r = {
         access: secret('sl.old'),
         refresh: secret('refresh'),
         expiresAt: 0,
         account: 'a@example.com',
         clientId: 'app',
+        endpoint, // logged in under the override the test then uses
       };
       await store.set('token:dropbox:a@example.com', JSON.stringify(r));
       return r;
     };
 
     it('a token endpoint echoing the refresh token in its error: the message is redacted', async () => {
-      const r = await seed();
       const srv = await echoServer(400, (f) =>
         JSON.stringify({ error: 'invalid_request', error_description: `bad token ${f.get('refresh_token')}` }),
       );
+      const r = await seed(srv.url);
       try {
         await assert.rejects(
           getAccessToken('dropbox', { env: { ...env, LFS_BRIDGE_DROPBOX_ENDPOINT: srv.url } }),
@@ -122,12 +123,12 @@ describe('oauth: secrets stay secret', () => {
     });
 
     it('an unexpected answer quoting the new access token: redacted in the message', async () => {
-      const r = await seed();
       const fresh = secret('sl.fresh');
       let calls = 0;
       const srv = await echoServer(200, () =>
         ++calls === 1 ? JSON.stringify({ access_token: fresh, expires_in: 14400 }) : '',
       );
+      const r = await seed(srv.url);
       try {
         const got = await getAccessToken('dropbox', { env: { ...env, LFS_BRIDGE_DROPBOX_ENDPOINT: srv.url } });
         assert.equal(got.token, fresh);

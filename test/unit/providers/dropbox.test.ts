@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TransferContext } from '../../../src/bridge/context.js';
@@ -281,6 +281,40 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.equal((await resume.list()).length, 0);
   });
 
+  for (const streams of ['1', '4'])
+    it(`a piece whose answer was lost, sent again and refused (incorrect_offset), counts as held (${streams} stream(s))`, async () => {
+      const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': streams });
+      const o = await object(26 * MiB);
+      if (streams === '1') {
+        // a session in order: the lost append's bytes are found by asking for the offset
+        fake.faults.add({ route: '/2/files/upload_session/append_v2', skip: 1, action: { kind: 'commit-then-drop' } });
+        await push(ctx, o);
+        assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+        return;
+      }
+      fake.faults.add({ route: '/2/files/upload_session/append_v2', skip: 2, action: { kind: 'commit-then-drop' } });
+      await push(ctx, o);
+      assert.ok(fake.files.get(objPath(o.oid))?.equals(o.data));
+      assert.equal(fake.counters.concurrentSessions, 1, 'the same session');
+      // seven pieces, one of them sent again (and refused): no piece went twice into the session
+      assert.equal(fake.counters.requests['/2/files/upload_session/append_v2'], 8);
+      assert.equal((await resume.list()).length, 0);
+    });
+
+  it('a piece held only in part by the session starts a fresh session', async () => {
+    const ctx = context({ 'lfs-bridge.chunksize': '8MiB', 'lfs-bridge.uploadstreams': '4' });
+    const o = await object(26 * MiB); // pieces 0-8, 8-16, 16-24 MiB, then the closing 2 MiB
+    const p = ctx.provider;
+    // an earlier, differently cut attempt left block 4-8 MiB in the session
+    const session = await p.startUpload(o.oid, o.size, undefined, { concurrent: true });
+    const { Readable } = await import('node:stream');
+    await p.uploadChunk(session, 4 * MiB, 4 * MiB, Readable.from([o.data.subarray(4 * MiB, 8 * MiB)]), false);
+    await assert.rejects(
+      p.uploadChunk(session, 0, 8 * MiB, Readable.from([o.data.subarray(0, 8 * MiB)]), false),
+      (e: BridgeError) => e.kind === 'NotFound' && /holds part of the piece at 0 \(up to 0\)/.test(e.message),
+    );
+  });
+
   it('a closing piece whose answer was lost is not sent into a new session: the commit goes ahead', async () => {
     const ctx = context({ 'lfs-bridge.chunksize': '4MiB', 'lfs-bridge.uploadstreams': '4' });
     const o = await object(26 * MiB); // six pieces of 4 MiB, then the closing 2 MiB: the seventh append
@@ -352,6 +386,56 @@ describe('provider dropbox (against the fake Dropbox API)', function () {
     assert.ok((await pull(ctx, o)).equals(o.data), 'a one-off corruption is healed by the retry from zero');
     fake.files.corrupt(objPath(o.oid), 5);
     await assert.rejects(pull(ctx, o), (e: BridgeError) => e.code === 422);
+  });
+
+  it("refuses an object beyond Dropbox's 350 GB up front, with a clear message and no request at all", async () => {
+    const ctx = context();
+    assert.equal(ctx.provider.caps.maxObjectSize, 350e9);
+    const size = 350e9 + 1;
+    const path = join(dir, 'huge');
+    await writeFile(path, '');
+    await truncate(path, size); // sparse: nothing is read before the refusal
+    const oid = 'a'.repeat(64);
+    await assert.rejects(push(ctx, { oid, size, path }), (e: BridgeError) => {
+      assert.equal(e.kind, 'BadRequest');
+      assert.match(
+        e.message,
+        /has 326\.0 GiB \(350000000001 bytes\): dropbox stores files of at most 326\.0 GiB \(350000000000 bytes\)/,
+      );
+      return true;
+    });
+    assert.deepEqual(fake.counters.requests, {}, 'not even a stat');
+  });
+
+  it('a session the server finds too large fails with a clear message, not as Unexpected', async () => {
+    await fake.close();
+    fake = await startFakeDropbox({ sessionMaxBytes: 12 * MiB });
+    for (const streams of ['1', '4']) {
+      const o = await object(21 * MiB);
+      await assert.rejects(
+        push(context({ 'lfs-bridge.chunksize': '8MiB', 'lfs-bridge.uploadstreams': streams }), o),
+        (e: BridgeError) =>
+          e.kind === 'BadRequest' && /larger than Dropbox stores in one file \(too_large\)/.test(e.message),
+      );
+      assert.equal(fake.files.get(objPath(o.oid)), undefined);
+    }
+  });
+
+  it('a team-space member works in the team space (Dropbox-API-Path-Root); a changed root is followed', async () => {
+    const space = fake.createTeamSpace('Acme');
+    fake.joinTeamSpace('default', space, 'Default Tester');
+    const ctx = context();
+    const a = await object(1000);
+    await push(ctx, a);
+    const home = fake.account().home_namespace_id;
+    assert.ok(fake.files.get(objPath(a.oid), space)?.equals(a.data), 'in the team space root');
+    assert.equal(fake.files.get(objPath(a.oid), home), undefined);
+    assert.deepEqual(await pull(ctx, a), a.data);
+    fake.leaveTeamSpace('default');
+    const b = await object(1000);
+    await push(ctx, b); // 422 invalid_root names the new root: the same process carries on there
+    assert.ok(fake.files.get(objPath(b.oid), home)?.equals(b.data), 'in the home folder, the root now');
+    assert.equal(fake.counters.requests['/2/users/get_current_account'], 1, 'the root is read once');
   });
 
   it('reports a missing object as 404', async () => {

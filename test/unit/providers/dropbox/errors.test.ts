@@ -100,6 +100,12 @@ describe('providers/dropbox over scripted HTTP (undici MockAgent)', () => {
     agent.disableNetConnect();
     useDispatcher(agent);
     tokens = [];
+    // the account's root, read once before the first files/* call (not a team space: no Dropbox-API-Path-Root)
+    agent
+      .get(API)
+      .intercept({ path: '/2/users/get_current_account', method: 'POST' })
+      .reply(200, { root_info: { '.tag': 'user', root_namespace_id: '1', home_namespace_id: '1' } }, { headers: json })
+      .persist();
   });
   afterEach(async () => {
     useDispatcher(undefined);
