@@ -174,6 +174,6 @@ describe('e2e: errors a person can read', function () {
     assert.match(first.stdout, /Wrote \.lfs-bridge: lfs-bridge\.root/);
     const again = await sb.bridgeOk(dir, ['setup', '--provider', 'local', '--root', store, '--shared']);
     assert.doesNotMatch(again.stdout, /Wrote|commit \.lfs-bridge/, again.stdout);
-    assert.match(again.stdout, /\.lfs-bridge already records these values: nothing changed/);
+    assert.match(again.stdout, /\.lfs-bridge and \.lfsconfig already record these values: nothing changed/);
   });
 });

@@ -350,7 +350,17 @@ describe('e2e: login / logout dropbox (fake Dropbox, real keychain)', function (
       await sb.gitOk(sb.root, ['init', '-q', work]);
       await sb.gitOk(work, ['remote', 'add', 'origin', remote]);
       const elsewhere = { LFS_BRIDGE_DROPBOX_ENDPOINT: other.url };
-      await sb.bridgeOk(work, ['setup', '--provider', 'dropbox', '--root', '/lfs/bound'], { ...elsewhere });
+      // setup tries the store with the login: under the other override it is refused, under its own it works
+      const setupElsewhere = await sb.bridge(
+        work,
+        ['setup', '--provider', 'dropbox', '--root', '/lfs/bound'],
+        elsewhere,
+      );
+      assert.notEqual(setupElsewhere.code, 0, describeRun('setup under another override', setupElsewhere));
+      assert.match(flat(setupElsewhere.stderr), /made under LFS_BRIDGE_DROPBOX_ENDPOINT=/);
+      await sb.bridgeOk(work, ['setup', '--provider', 'dropbox', '--root', '/lfs/bound'], {
+        LFS_BRIDGE_DROPBOX_ENDPOINT: fake.url,
+      });
       await sb.gitOk(work, ['lfs', 'track', '*.dat']);
       await writeFile(join(work, 'a.dat'), 'some bytes');
       await sb.gitOk(work, ['add', '.']);

@@ -43,6 +43,7 @@ describe('e2e: a Dropbox login revoked during a push', function () {
         email: ACCOUNT,
         displayName: 'Default User',
         clientId: 'test-app-key',
+        endpoint: fake.url, // made under the override the test runs with (a login is only used where it was made)
       }),
     );
     forget = async () => {

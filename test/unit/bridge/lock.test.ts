@@ -81,17 +81,15 @@ describe('bridge/lock', () => {
     const t0 = Date.now();
     assert.equal(await waitLock(path, 200, 20), null);
     const ms = Date.now() - t0;
-    assert.ok(ms >= 190 && ms < 1_500, `waited ${ms} ms`);
+    assert.ok(ms >= 190, `waited ${ms} ms`); // (that it returned at all, with null, is the giving up)
     await a?.release();
   });
 
   it('waitLock gets the lock once it is released', async () => {
     const a = await tryLock(path);
     setTimeout(() => void a?.release(), 80);
-    const t0 = Date.now();
     const b = await waitLock(path, 5_000, 20);
-    assert.ok(b);
-    assert.ok(Date.now() - t0 < 1_000);
+    assert.ok(b, 'had it waited its whole bound, it would have given up (null)');
     await b.release();
   });
 
@@ -157,7 +155,7 @@ describe('bridge/lock', () => {
       await waitLock(path, 60_000, 20, { log: (m) => lines.push(m), progress: async () => 'same', idleMs: 300 }),
       null,
     );
-    assert.ok(Date.now() - t0 < 5_000, 'waited for its whole bound');
+    assert.ok(Date.now() - t0 < 30_000, 'waited for its whole 60 s bound instead of stopping at no progress');
     assert.match(lines[0], new RegExp(`waiting for .*: held by live pid ${process.pid}`));
     assert.match(lines.at(-1) ?? '', /no progress/);
     await a?.release();

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describeError, errorText } from '../../../src/cli/report-error.js';
 import { BridgeError, configError, toBridgeError } from '../../../src/errors.js';
 import { http, resetDispatcher } from '../../../src/http/index.js';
@@ -47,11 +50,34 @@ describe('cli/report-error', () => {
   });
 
   it('an untrusted TLS certificate says so, with what to do behind an inspecting proxy', async () => {
-    const dir = new URL('../../fixtures/tls/', import.meta.url);
+    // A certificate made now, that nothing trusts (the committed loopback one is trusted by the test run: .mocharc.cjs).
+    const dir = mkdtempSync(join(tmpdir(), 'lfs-bridge-untrusted-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     const server = createHttpsServer({
-      cert: readFileSync(new URL('loopback-cert.pem', dir)),
-      key: readFileSync(new URL('loopback-key.pem', dir)),
+      cert: readFileSync(join(dir, 'cert.pem')),
+      key: readFileSync(join(dir, 'key.pem')),
     });
+    rmSync(dir, { recursive: true, force: true });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     try {
