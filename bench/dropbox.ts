@@ -1,7 +1,7 @@
 /**
  * Benchmarks of the agent with the `dropbox` provider against `curl` moving the same bytes to the same fake Dropbox
  * (test/fakes/dropbox, started once as its own process so that it shares no event loop with the bench, its store
- * on tmpfs) in the same run: an upload session in 48 MiB appends (the agent's chunk size) and files/download.
+ * on tmpfs) in the same run: an upload session in 48 MiB appends (the agent's chunk size) and a temporary link read over https.
  * Also: the agent's peak RSS against object size, and the parallel ranged download (lfs-bridge.downloadstreams)
  * against one stream, with and without a per-response bandwidth cap on the fake. Every timed pair runs
  * interleaved in the same rounds; the median of each counts. Rows marked "info" split a ratio into its parts.
@@ -22,7 +22,7 @@ import {
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { extraCaFile } from '../test/fakes/dropbox/tls.js';
+import { extraCaFile, LINK_CERT } from '../test/fakes/dropbox/tls.js';
 import { objectPath } from '../test/helpers/files.js';
 import {
   type BenchCase,
@@ -304,20 +304,19 @@ curl "\${h[@]}" -o /dev/null --data-binary '' \\
 const curlUpload = (f: Fake, data: DataFile, path: string) =>
   run('bash', ['-c', CURL_UPLOAD, 'curl-upload', f.url, f.token, data.path, String(data.size), path, String(CHUNK)]);
 
+/**
+ * curl's download does what the agent does: a temporary link (files/get_temporary_link), then one GET of it — over
+ * https, as at Dropbox and in the fake (the link host's certificate is the committed loopback one).
+ */
+const CURL_DOWNLOAD = `set -euo pipefail
+url=$1 tok=$2 path=$3 out=$4 ca=$5
+link=$(curl -sS --fail-with-body -X POST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \\
+  --data "{\\"path\\":\\"$path\\"}" "$url/2/files/get_temporary_link" | sed 's/.*"link": *"\\([^"]*\\)".*/\\1/')
+curl -sS --fail-with-body --cacert "$ca" -o "$out" "$link"
+`;
+
 const curlDownload = (f: Fake, path: string, out: string) =>
-  run('curl', [
-    '-sS',
-    '--fail-with-body',
-    '-o',
-    out,
-    '-X',
-    'POST',
-    '-H',
-    `Authorization: Bearer ${f.token}`,
-    '-H',
-    `Dropbox-API-Arg: ${JSON.stringify({ path })}`,
-    `${f.url}/2/files/download`,
-  ]);
+  run('bash', ['-c', CURL_DOWNLOAD, 'curl-download', f.url, f.token, path, out, LINK_CERT]);
 
 /**
  * One hash pass over a file in a fresh `node`, 4 MiB reads: `sha256` (what the agent verifies on a download) or
@@ -645,7 +644,7 @@ const pull: BenchCase = {
     const series = curl.ms + sha.ms + lfsHash.ms;
     return [
       {
-        name: `git lfs fetch ${size}: throughput vs curl files/download`,
+        name: `git lfs fetch ${size}: throughput vs curl (temporary link, https)`,
         ours: cell('ours'),
         baseline: cell('curl'),
         ratio: fmtRatio(r(curl.ms)),
@@ -1000,8 +999,10 @@ export const dropboxBench: BenchGroup = {
     '  `lfs-bridge transfer` as set up by `lfs-bridge setup --provider dropbox` (`LFS_BRIDGE_DROPBOX_ENDPOINT`,',
     '  `LFS_BRIDGE_DROPBOX_TOKEN`; `LFS_BRIDGE_LOG` set to read how many download streams it reached).',
     "  **curl upload**: `upload_session/start`, one `curl` per 48 MiB `append_v2` (the agent's chunk) fed by `dd`,",
-    '  `finish`: the least protocol work the agent does. **curl download**: one `files/download` to a file, no',
-    "  fsync (the fsync of curl's file is timed apart, for the `+ fsync` row). Ratio = throughput ratio.",
+    '  `finish`: the least protocol work the agent does. **curl download**: `files/get_temporary_link`, then one',
+    '  GET of the link to a file, over https as the agent reads it (the fake serves links with TLS, as Dropbox does;',
+    "  before this stop both sides used plain http), no fsync (the fsync of curl's file is timed apart, for the",
+    '  `+ fsync` row). Ratio = throughput ratio.',
     '- **agent alone**: `lfs-bridge transfer` run directly with scripted stdin (no git-lfs), timed from its init',
     "  answer to its `complete` (the transfer code loads in that time); `cpu` is then the agent process's own CPU,",
     '  against the whole `bash`+`dd`+`curl` tree for curl. Elsewhere `cpu` is the whole process tree (git,',
