@@ -133,7 +133,11 @@ export class Ramp {
     // A stream this fast is not held back by its connection: another would only compete for the same CPU
     // (measured on loopback: 4 streams 0.67x of one).
     // (An upload's window may carry nothing at all: its socket is full, which is anything but fast.)
-    if ((rate <= 0 && this.o.judge !== 'optimistic') || perSec / this.target >= FAST_STREAM) return;
+    if (rate <= 0 && this.o.judge !== 'optimistic') return;
+    if (perSec / this.target >= FAST_STREAM) {
+      this.done = true; // decided: one stream is all this link needs (and a sender may go back to large reads)
+      return;
+    }
     if (this.o.ceiling && perSec >= this.o.ceiling * NEAR_CEILING) return; // the limit is ours, not the link's
     if (this.target >= this.o.max) {
       this.done = true;
