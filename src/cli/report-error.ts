@@ -7,6 +7,7 @@
  * The agent's protocol messages (`complete` error.message) are another channel and do not pass through here.
  */
 import { BridgeError } from '../errors.js';
+import { fsReason } from '../fsutil.js';
 
 export interface ErrorReport {
   /** What failed, without the "lfs-bridge: " prefix (may span lines, e.g. numbered steps). */
@@ -41,28 +42,6 @@ const netReasons: Record<string, string> = {
 /** Node's TLS verification codes (openssl's names, plus Node's own host-name check). */
 const isCertCode = (code: string) =>
   /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|UNABLE_TO_GET_CRL|ERR_TLS_/.test(code);
-
-/** What a file-system call could not do, in words. */
-const fsReasons: Record<string, string> = {
-  ENOENT: 'no such file or folder',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is used up',
-  ENOTDIR: 'a part of the path is not a folder',
-  EISDIR: 'it is a folder',
-  EEXIST: 'it already exists',
-  ENOTEMPTY: 'the folder is not empty',
-  EBUSY: 'it is busy',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files',
-  EIO: 'input/output error (a failing disk or share?)',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the name is too long',
-  EXDEV: 'it is on another file system',
-  ESTALE: 'the network share went away',
-};
 
 const fsVerbs: Record<string, string> = {
   mkdir: 'create',
@@ -146,12 +125,12 @@ export function describeFsError(e: unknown): ErrorReport | undefined {
   const code = sys.code!;
   const syscall = sys.syscall!;
   if (syscall.startsWith('spawn')) {
-    const what = code === 'ENOENT' ? 'not found (is it installed and on PATH?)' : (fsReasons[code] ?? code);
+    const what = code === 'ENOENT' ? 'not found (is it installed and on PATH?)' : (fsReason(code) ?? code);
     return { what: `cannot run ${sys.path}: ${what}`, exitCode: 1 };
   }
   const verb = fsVerbs[syscall] ?? syscall;
   const target = sys.dest ? `${sys.path} to ${sys.dest}` : sys.path;
-  return { what: `cannot ${verb} ${target}: ${fsReasons[code] ?? code}`, exitCode: 1 };
+  return { what: `cannot ${verb} ${target}: ${fsReason(code) ?? code}`, exitCode: 1 };
 }
 
 /** The report for anything a command threw. */

@@ -29,7 +29,7 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
-import { sizeOf } from '../../fsutil.js';
+import { fsReason, sizeOf } from '../../fsutil.js';
 import { readableFill } from '../../http/fill-body.js';
 import { objectKey } from '../index.js';
 import type { Capabilities, Provider, ProviderContext, ProviderModule, RemoteObject, UploadSession } from '../types.js';
@@ -343,17 +343,6 @@ class LocalProvider implements Provider {
   }
 }
 
-/** errno codes a person meets on a store folder, in words. */
-const inWords: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  ENOENT: 'no such file or folder',
-  ENOTDIR: 'not a folder',
-};
-
 /** Creates and removes a file where an upload writes its partial: the one check that answers "can a push write". */
 async function checkWritable(root: string): Promise<void> {
   const dir = join(root, INCOMING);
@@ -376,7 +365,7 @@ async function checkWritable(root: string): Promise<void> {
     throw new BridgeError(
       code === 'ENOSPC' || code === 'EDQUOT' ? 'Quota' : 'Forbidden',
       false,
-      `the local store ${root} cannot be written: cannot create ${step}: ${inWords[code] ?? (e as Error).message}`,
+      `the local store ${root} cannot be written: cannot create ${step}: ${fsReason(code) ?? (e as Error).message}`,
       { cause: e },
     );
   }
