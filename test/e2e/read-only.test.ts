@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { MiB, sha256, writeRandomFile } from '../helpers/files.js';
 import { itWhere } from '../helpers/platform.js';
 import { CLI_DIR, describeRun, run } from '../helpers/run.js';
@@ -22,9 +22,26 @@ describe('e2e: a read-only LFS storage, as an unprivileged user', function () {
   this.timeout(240_000);
   let sb: Sandbox;
 
-  before(function () {
-    if (!isRoot) this.skip(); // switching to an unprivileged user needs root (CI runs as root)
+  /** Folders given the search bit for others so that nobody reaches the CLI under test; restored afterwards. */
+  const opened: [string, number][] = [];
+  before(() => {
+    if (!isRoot) return; // the cases below are platform cases: root only
     chmodSync(CLI_DIR, 0o755); // the private copy of the CLI under test: nobody must be able to run it
+    // The CLI (or its node_modules, linked from the checkout) may sit below a folder only root may enter (a
+    // checkout made in `mktemp -d`): let others pass through every folder above it, nothing more.
+    for (const target of [CLI_DIR, realpathSync(join(CLI_DIR, 'node_modules'))]) {
+      for (let d = target; ; d = dirname(d)) {
+        const mode = statSync(d).mode & 0o7777;
+        if ((mode & 0o001) === 0 && !opened.some(([x]) => x === d)) {
+          opened.push([d, mode]);
+          chmodSync(d, mode | 0o001);
+        }
+        if (dirname(d) === d) break;
+      }
+    }
+  });
+  after(() => {
+    for (const [d, mode] of opened.reverse()) chmodSync(d, mode);
   });
   beforeEach(async () => {
     sb = await Sandbox.create('readonly');
