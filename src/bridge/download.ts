@@ -10,14 +10,14 @@ import { mkdir, open, readdir, rename, rm, stat, utimes, writeFile } from 'node:
 import { join } from 'node:path';
 import { BridgeError, notFound } from '../errors.js';
 import { sizeOf } from '../fsutil.js';
+import { ObjectHash } from '../hash/object-hash.js';
+import { hashPrefix, TINY } from '../io/file-range.js';
+import { deadHolder, type Lock, waitLock } from '../lib/lock.js';
 import type { TransferContext } from './context.js';
 import type { LfsPaths } from './lfsdir.js';
-import { deadHolder, type Lock, waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { fetchSegments, isSegmented } from './segments.js';
-import { hashPrefix, TINY } from './source.js';
-import { ObjectHash } from './tap.js';
 
 export interface Downloaded {
   /** The verified file for `complete.path`. */

@@ -16,8 +16,8 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sleep as realSleep, type SleepFn } from '../lib/sleep.js';
 import type { Logger } from '../log.js';
-import { sleep as realSleep, type SleepFn } from './retry.js';
 
 export interface Pace {
   /** Resolves when this process may send its next request. */

@@ -10,9 +10,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { writeAllAt } from '../fsutil.js';
-import { type DiskThread, diskThread, type Reply, THREAD_MIN, toError } from './disk-thread.js';
-import { hashPrefix } from './source.js';
-import { ObjectHash } from './tap.js';
+import { ObjectHash } from '../hash/object-hash.js';
+import { type DiskThread, diskThread, type Reply, THREAD_MIN, toError } from '../io/disk-thread.js';
+import { hashPrefix } from '../io/file-range.js';
 
 /** Size of each buffer handed out: network reads fill these before a write. */
 export const PIECE = 1 << 20;

@@ -9,11 +9,12 @@ import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { BridgeError, corrupt, transient } from '../errors.js';
 import { writeAllAt } from '../fsutil.js';
 import type { FillSink } from '../http/fill-body.js';
+import { sleep } from '../lib/sleep.js';
 import type { TransferContext } from './context.js';
 import { openPartFile } from './partfile.js';
 import type { ProgressMeter } from './progress.js';
 import { Ramp } from './ramp.js';
-import { sleep, withRetry } from './retry.js';
+import { withRetry } from './retry.js';
 
 export const SEGMENT = 8 * 1024 * 1024;
 /** Where bytes before the asked start go when a server answers a Range with the whole object. */

@@ -6,15 +6,16 @@
 import { pipeline, type Transform } from 'node:stream';
 import { BridgeError, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
+import { ObjectHash, type StreamHash } from '../hash/object-hash.js';
+import { THREAD_MIN } from '../io/disk-thread.js';
+import { hashPrefix, readRange } from '../io/file-range.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { THREAD_MIN } from './disk-thread.js';
 import type { TransferRequest } from './protocol.js';
 import type { ResumeRecord, ResumeStore } from './resume.js';
 import { withRetry } from './retry.js';
-import { hashPrefix, readRange } from './source.js';
 import { checkUnchanged, type SourceStamp } from './source-stamp.js';
-import { ObjectHash, type StreamHash, type TapOptions, tap } from './tap.js';
+import { type TapOptions, tap } from './tap.js';
 import { ThreadedObjectHash } from './upload-hash.js';
 
 /**

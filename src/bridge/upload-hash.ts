@@ -5,10 +5,10 @@
  * except that digest()/serverHash()/verify() answer only after settle() — the tap settles before the last piece.
  */
 import { corrupt } from '../errors.js';
+import { type StreamHash, unhashed } from '../hash/object-hash.js';
+import { type DiskThread, diskThread, type Reply, toError } from '../io/disk-thread.js';
 import type { ServerHashKind } from '../providers/types.js';
-import { type DiskThread, diskThread, type Reply, toError } from './disk-thread.js';
 import { PIECE } from './partfile.js';
-import { type StreamHash, unhashed } from './tap.js';
 
 /** Pieces copied and not yet hashed: the memory bound, and when feed() starts asking the tap to wait. */
 const MAX_IN_FLIGHT = 6;

@@ -11,16 +11,16 @@ import { join } from 'node:path';
 import { formatBytes } from '../config/size.js';
 import { BridgeError, badRequest, corrupt } from '../errors.js';
 import { serverHasher } from '../hash/index.js';
+import { ObjectHash, type StreamHash } from '../hash/object-hash.js';
+import { hashPrefix, TINY } from '../io/file-range.js';
+import { waitLock } from '../lib/lock.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { waitLock } from './lock.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
 import { type ResumeStore, resumeKey } from './resume.js';
 import { withRetry } from './retry.js';
-import { hashPrefix, TINY } from './source.js';
 import { type SourceStamp, sourceChanged, sourceChangedError, stampOf } from './source-stamp.js';
-import { ObjectHash, type StreamHash } from './tap.js';
 import {
   checkCommitted,
   commitOrAdopt,

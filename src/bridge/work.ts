@@ -5,12 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BridgeConfig } from '../config/index.js';
+import { diskThread, THREAD_MIN } from '../io/disk-thread.js';
 import { stateDir } from '../keychain/index.js';
 import type { Logger } from '../log.js';
 import { loadProviderModule } from '../providers/index.js';
 import type { ProviderContext } from '../providers/types.js';
 import type { TransferContext } from './context.js';
-import { diskThread, THREAD_MIN } from './disk-thread.js';
 import { findLfsPaths, type LfsPaths } from './lfsdir.js';
 import { paceDir, sharedPace } from './pace.js';
 import type { TransferRequest } from './protocol.js';

@@ -1,7 +1,9 @@
 /** Hashers for the object (SHA-256 = the oid) and for each provider's server-side hash kind. */
 import { createHash } from 'node:crypto';
-import type { ServerHashKind } from '../providers/types.js';
 import { DropboxContentHasher } from './dropbox-content-hash.js';
+
+/** The kind of content hash a provider reports for stored objects. */
+export type ServerHashKind = 'sha256' | 'dropbox' | 'quickxor' | 'none';
 
 export interface Hasher {
   update(b: Uint8Array): unknown;

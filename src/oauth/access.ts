@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { waitLock } from '../bridge/lock.js';
 import { authError, transient } from '../errors.js';
 import { endpointFor, endpointVar } from '../http/index.js';
 import { stateDir } from '../keychain/index.js';
+import { waitLock } from '../lib/lock.js';
 import { createLogger, maskInLogs } from '../log.js';
 import { accountsIn, chooseAccount, openStore, providerTitle, readToken, writeToken } from './accounts.js';
 import { envName, type OAuthProvider, specFor } from './spec.js';

@@ -4,8 +4,8 @@
  * `verification_uri`) and varies the HTTP status of its polling errors: we accept both names and key on `error`.
  */
 
-import { sleep as realSleep, type SleepFn } from '../bridge/retry.js';
 import { authError, BridgeError, configError } from '../errors.js';
+import { sleep as realSleep, type SleepFn } from '../lib/sleep.js';
 import type { OAuthSpec } from './spec.js';
 import { asTokenResponse, clientFields, OAuthError, postForm, type TokenResponse } from './tokens.js';
 

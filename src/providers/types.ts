@@ -5,11 +5,11 @@
  */
 import type { Readable } from 'node:stream';
 import type { BridgeConfig, ProviderName } from '../config/index.js';
+import type { ServerHashKind } from '../hash/index.js';
 import type { FillBody } from '../http/fill-body.js';
 import type { Logger } from '../log.js';
 
-/** The kind of content hash a provider reports for stored objects. */
-export type ServerHashKind = 'sha256' | 'dropbox' | 'quickxor' | 'none';
+export type { ServerHashKind };
 
 export interface Capabilities {
   /** Non-final upload chunks must be a multiple of this many bytes. */

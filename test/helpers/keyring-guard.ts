@@ -2,7 +2,7 @@
  * The keyring guard: a test that reads or writes the OS keychain first proves that the keychain it reaches is the
  * throwaway one of scripts/with-keychain.sh, never a person's own (where `login` tests would delete their logins).
  *
- *   import { requireThrowawayKeyring } from '../helpers/keyring-guard.js';
+ *   import { requireThrowawayKeyring } from './keyring-guard.js';
  *   before(requireThrowawayKeyring);   // in the describe() whose tests touch the keychain
  *
  * The proof is something only that keyring holds: with-keychain.sh stores a random marker secret in the fresh

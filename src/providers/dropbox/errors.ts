@@ -5,8 +5,8 @@
  * See docs/providers.md "Errors" (Dropbox): one classifier per provider.
  */
 
-import { parseRetryAfter } from '../../bridge/retry.js';
 import { BridgeError } from '../../errors.js';
+import { parseRetryAfter } from '../../lib/backoff.js';
 import type { ApiErrorBody } from './api.js';
 
 export class DropboxError extends BridgeError {

@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { paceDir, sharedPace } from '../../../src/bridge/pace.js';
-import { type RetryPolicy, withRetry } from '../../../src/bridge/retry.js';
+import { withRetry } from '../../../src/bridge/retry.js';
 import { rateLimited, transient } from '../../../src/errors.js';
+import type { RetryPolicy } from '../../../src/lib/backoff.js';
 
 const policy: RetryPolicy = { tries: 4, baseMs: 100, capMs: 1_000, maxWaitMs: 60_000 };
 

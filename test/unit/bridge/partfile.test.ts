@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopDiskThread } from '../../../src/bridge/disk-thread.js';
 import { openPartFile, type PartFile, PIECE } from '../../../src/bridge/partfile.js';
+import { stopDiskThread } from '../../../src/io/disk-thread.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

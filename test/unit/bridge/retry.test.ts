@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  backoffMs,
-  defaultPolicy,
-  parseRetryAfter,
-  type RetryPolicy,
-  sleep,
-  withRetry,
-} from '../../../src/bridge/retry.js';
+import { withRetry } from '../../../src/bridge/retry.js';
 import { BridgeError, badRequest, rateLimited, transient } from '../../../src/errors.js';
+import { backoffMs, defaultPolicy, parseRetryAfter, type RetryPolicy } from '../../../src/lib/backoff.js';
+import { sleep } from '../../../src/lib/sleep.js';
 
 const policy: RetryPolicy = { tries: 4, baseMs: 100, capMs: 1_000, maxWaitMs: 5_000 };
 

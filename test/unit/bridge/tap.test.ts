@@ -3,9 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RateLimiter } from '../../../src/bridge/ratelimit.js';
-import { ObjectHash, tap } from '../../../src/bridge/tap.js';
+import { tap } from '../../../src/bridge/tap.js';
 import { BridgeError } from '../../../src/errors.js';
 import { EMPTY_SHA256 } from '../../../src/hash/index.js';
+import { ObjectHash } from '../../../src/hash/object-hash.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

@@ -4,10 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPrefix } from '../../../src/bridge/source.js';
 import { ThreadedObjectHash } from '../../../src/bridge/upload-hash.js';
 import { BridgeError } from '../../../src/errors.js';
 import { DropboxContentHasher } from '../../../src/hash/dropbox-content-hash.js';
+import { hashPrefix } from '../../../src/io/file-range.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

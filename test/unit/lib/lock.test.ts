@@ -3,7 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deadHolder, parseProcStat, procInfo, tryLock, waitLock } from '../../../src/bridge/lock.js';
+import { deadHolder, parseProcStat, procInfo, tryLock, waitLock } from '../../../src/lib/lock.js';
 
 /** The pid of a process that has already exited. */
 function deadPid(): number {
@@ -11,7 +11,7 @@ function deadPid(): number {
   return Number(String(r.stdout));
 }
 
-describe('bridge/lock', () => {
+describe('lib/lock', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {

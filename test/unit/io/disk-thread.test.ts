@@ -4,10 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskThread, LIMITS, stopDiskThread } from '../../../src/bridge/disk-thread.js';
 import { openPartFile, PIECE } from '../../../src/bridge/partfile.js';
+import { diskThread, LIMITS, stopDiskThread } from '../../../src/io/disk-thread.js';
 
-describe('bridge/disk-thread', () => {
+describe('io/disk-thread', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'lfsb-disk-thread-'));

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { StreamHash } from './tap.js';
+import type { StreamHash } from '../hash/object-hash.js';
 
 /** Objects this small are read in one piece and verified before a byte moves on: no stream machinery per object. */
 export const TINY = 1 << 20;

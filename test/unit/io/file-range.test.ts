@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashPrefix, readRange } from '../../../src/bridge/source.js';
-import { ObjectHash } from '../../../src/bridge/tap.js';
+import { ObjectHash } from '../../../src/hash/object-hash.js';
+import { hashPrefix, readRange } from '../../../src/io/file-range.js';
 
 const collect = async (r: AsyncIterable<unknown>) => {
   const parts: Buffer[] = [];
@@ -12,7 +12,7 @@ const collect = async (r: AsyncIterable<unknown>) => {
   return Buffer.concat(parts);
 };
 
-describe('bridge/source', () => {
+describe('io/file-range', () => {
   let dir: string;
   let path: string;
   const data = randomBytes(3 * 1024 * 1024 + 17);

@@ -4,9 +4,9 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promi
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tryLock, waitLock } from '../../../src/bridge/lock.js';
+import { tryLock, waitLock } from '../../../src/lib/lock.js';
 
-const LOCK = fileURLToPath(new URL('../../../src/bridge/lock.ts', import.meta.url));
+const LOCK = fileURLToPath(new URL('../../../src/lib/lock.ts', import.meta.url));
 const deadPid = () =>
   Number(String(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout));
 
@@ -33,7 +33,7 @@ function hammer(path: string, ms: number): Promise<void> {
   });
 }
 
-describe('bridge/lock under contention', () => {
+describe('lib/lock under contention', () => {
   let dir: string;
   let path: string;
   beforeEach(async () => {

@@ -10,9 +10,9 @@ import { parentPort } from 'node:worker_threads';
 import { BridgeError } from '../errors.js';
 import { writeAllAt } from '../fsutil.js';
 import { serverHasher } from '../hash/index.js';
+import { ObjectHash } from '../hash/object-hash.js';
 import type { Reply, Request, WireError } from './disk-thread.js';
-import { hashPrefix } from './source.js';
-import { ObjectHash } from './tap.js';
+import { hashPrefix } from './file-range.js';
 
 const FLUSH_EVERY = 64 << 20;
 

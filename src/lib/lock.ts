@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, open, readFile, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { sleep } from './retry.js';
+import { sleep } from './sleep.js';
 
 export interface Lock {
   release(): Promise<void>;
