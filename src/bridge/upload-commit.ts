@@ -5,7 +5,7 @@
  */
 import { pipeline, type Transform } from 'node:stream';
 import { BridgeError, corrupt } from '../errors.js';
-import { serverHasher } from '../hash/index.js';
+import { hashesEqual, serverHasher } from '../hash/index.js';
 import { ObjectHash, type StreamHash } from '../hash/object-hash.js';
 import { THREAD_MIN } from '../io/disk-thread.js';
 import { hashPrefix, readRange } from '../io/file-range.js';
@@ -43,7 +43,7 @@ export async function checkCommitted(p: Provider, res: RemoteObject, hash: Strea
   if (!res.hash) return;
   await hash.settle?.();
   const want = p.caps.serverHash === 'sha256' ? hash.oid : hash.serverHash();
-  if (want && res.hash.toLowerCase() !== want.toLowerCase()) {
+  if (want && !hashesEqual(p.caps.serverHash, res.hash, want)) {
     // Not the object: left there, `stat` would pass it for the object on every later push. The next push
     // (git-lfs retries) uploads it again.
     const removed = p.remove
@@ -74,9 +74,17 @@ export async function commitOrAdopt(ctx: TransferContext, req: TransferRequest, 
   }
 }
 
+/** Content-addressed: the right size under the oid's name is the object, and a SHA-256 the provider gives must match. */
+export function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): boolean {
+  if (remote.size !== req.size) return false;
+  return !(p.caps.serverHash === 'sha256' && remote.hash && !hashesEqual('sha256', remote.hash, req.oid));
+}
+
 /**
  * Runs a session upload; `attempt(fresh)` opens (or continues) a session and sends. A session gone on the server
- * gets one fresh start; an object found Corrupt loses its resume record (the next push starts clean).
+ * is first asked about: the object may be stored already (the chunk or commit that created it lost its answer),
+ * and is then not sent again; otherwise the upload gets one fresh start. An object found Corrupt loses its resume
+ * record (the next push starts clean).
  */
 export async function withSessionRestart(
   ctx: TransferContext,
@@ -90,8 +98,13 @@ export async function withSessionRestart(
       return await attempt(restart > 0);
     } catch (e) {
       if (e instanceof SessionGone && restart === 0) {
-        ctx.log.info(e.message || `upload session for ${req.oid} is gone: starting a new one`);
         await store?.delete(key);
+        const remote = await withRetry(() => ctx.provider.stat(req.oid), ctx.retry);
+        if (remote && sameObject(ctx.provider, remote, req)) {
+          ctx.log.info(`upload session for ${req.oid} is gone and the object is stored: nothing to send again`);
+          return;
+        }
+        ctx.log.info(e.message || `upload session for ${req.oid} is gone: starting a new one`);
         continue;
       }
       if (e instanceof BridgeError && e.kind === 'Corrupt') await store?.delete(key);
@@ -155,7 +168,8 @@ export function sourceBody(
 }
 
 /**
- * Commits a session whose bytes are all sent, checks what the provider stored, and drops the resume record. The
+ * Commits a session whose bytes are all sent (unless its last chunk did: `committed`), checks what the provider
+ * stored, and drops the resume record. The
  * source must be as stamped before its first read: the hash may have read other bytes than those sent.
  */
 export async function commitSession(
@@ -166,9 +180,10 @@ export async function commitSession(
   store: ResumeStore | null,
   key: string,
   source: SourceStamp,
+  committed?: RemoteObject,
 ): Promise<void> {
   await checkUnchanged(source, req.oid);
-  const res = await commitOrAdopt(ctx, req, () => ctx.provider.finishUpload(session));
+  const res = committed ?? (await commitOrAdopt(ctx, req, () => ctx.provider.finishUpload(session)));
   await checkCommitted(ctx.provider, res, hash);
   await store?.delete(key);
 }

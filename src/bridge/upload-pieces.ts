@@ -1,4 +1,4 @@
-import type { UploadSession } from '../providers/types.js';
+import type { RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -95,13 +95,15 @@ export async function uploadInPieces(
           throw e;
         });
       await verified; // before the last piece leaves: nothing unverified is ever committed
+      let committed: RemoteObject | undefined; // the closing piece created the object (no finish then)
       if (!done.has(tail.start)) {
-        await send.one(tail, true).catch((e) => {
+        committed = await send.one(tail, true).catch((e) => {
           // A closing piece whose answer was lost arrives again at a closed session: the commit will tell.
           if (!(e instanceof SessionGone)) throw e;
+          return undefined;
         });
       }
-      await commitSession(ctx, req, session, hash, store, key, stamp);
+      await commitSession(ctx, req, session, hash, store, key, stamp, committed);
     } finally {
       ac.abort();
       await hash.close?.();
@@ -157,8 +159,8 @@ function sender(
   let sentEver = 0; // for the ramp: grows with every byte sent, re-sends included
   let ramp: Ramp | undefined;
   let measuring = true; // until the ramp has decided (or the parallel part is over)
-  const one = async (x: Piece, last: boolean) => {
-    await withRetry(
+  const one = async (x: Piece, last: boolean): Promise<RemoteObject | undefined> => {
+    const res = await withRetry(
       async () => {
         moving.set(x.start, 0);
         const body = sourceBody(src, x.start, x.end - x.start, {
@@ -173,7 +175,7 @@ function sender(
             meter.update(total());
           },
         });
-        await p.uploadChunk(session, x.start, x.end - x.start, body, last, signal);
+        return p.uploadChunk(session, x.start, x.end - x.start, body, last, signal);
       },
       { ...ctx.retry, signal },
     ).catch((e) => {
@@ -183,6 +185,7 @@ function sender(
     ackedBytes += x.end - x.start;
     meter.update(total());
     await acked(x);
+    return res.committed;
   };
   return {
     one,

@@ -14,7 +14,7 @@ import { serverHasher } from '../hash/index.js';
 import { ObjectHash, type StreamHash } from '../hash/object-hash.js';
 import { hashPrefix, TINY } from '../io/file-range.js';
 import { waitLock } from '../lib/lock.js';
-import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
+import type { ChunkResult, Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { ProgressMeter } from './progress.js';
 import type { TransferRequest } from './protocol.js';
@@ -30,6 +30,7 @@ import {
   objectHash,
   recordNewSession,
   SessionGone,
+  sameObject,
   sourceBody,
   usableRecord,
   withSessionRestart,
@@ -93,12 +94,6 @@ async function checkSource(req: TransferRequest): Promise<SourceStamp> {
   if (st.size !== BigInt(req.size))
     throw badRequest(`${src} has ${st.size} bytes, but git-lfs says ${req.oid} has ${req.size}`);
   return stampOf(src, st);
-}
-
-/** Content-addressed: the right size under the oid's name is the object, and a SHA-256 the provider gives must match. */
-function sameObject(p: Provider, remote: RemoteObject, req: TransferRequest): boolean {
-  if (remote.size !== req.size) return false;
-  return !(p.caps.serverHash === 'sha256' && remote.hash && remote.hash !== req.oid);
 }
 
 /** A source stream of [from, from+length) through the tap: hashing, progress, rate limit, verification. */
@@ -166,6 +161,7 @@ async function sessionUpload(
     const { session, offset } = await openSession(ctx, req, store, key, chunk, fresh);
     const hash = await objectHash(p, req);
     try {
+      let committed: RemoteObject | undefined; // the last chunk created the object (no finish then)
       if (offset === 0 && p.copyFromFile && !ctx.rate) {
         // A store on this machine: the kernel copies while the source is hashed beside it; commit only on a match.
         const copy = p.copyFromFile(session, src);
@@ -176,10 +172,10 @@ async function sessionUpload(
       } else {
         await hashPrefix(src, hash, offset);
         meter.update(offset); // a resumed prefix is reported in one event, and releases git-lfs's other workers
-        await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
+        committed = await sendChunks(ctx, req, src, session, hash, offset, chunk, meter, store, key);
       }
       await complete(src, hash);
-      await commitSession(ctx, req, session, hash, store, key, stamp).catch((e) => {
+      await commitSession(ctx, req, session, hash, store, key, stamp, committed).catch((e) => {
         // The source is the object (just verified), so bytes kept from an earlier run were not: start over, once.
         if (offset > 0 && e instanceof BridgeError && e.kind === 'Corrupt')
           throw new SessionGone(`${e.message}; sending ${req.oid} again from byte 0`);
@@ -248,12 +244,12 @@ async function sendChunks(
   meter: ProgressMeter,
   store: ResumeStore | null,
   key: string,
-): Promise<void> {
+): Promise<RemoteObject | undefined> {
   const p = ctx.provider;
   let offset = start;
   while (offset < req.size) {
     const chunkEnd = Math.min(req.size, offset + chunk);
-    offset = await withRetry(async (attempt) => {
+    const res = await withRetry(async (attempt): Promise<ChunkResult> => {
       let from = offset;
       if (attempt > 1) {
         // The server is the truth after a failure: it may have kept all, some or none of the chunk.
@@ -262,7 +258,7 @@ async function sendChunks(
         });
         if (from > req.size || from < 0)
           throw corrupt(`${p.name} reports offset ${from} for a ${req.size}-byte upload`);
-        if (from >= chunkEnd) return from;
+        if (from >= chunkEnd) return { offset: from };
       }
       if (from > hash.pos) await hashPrefix(src, hash, from);
       const length = Math.min(chunk, req.size - from);
@@ -271,9 +267,12 @@ async function sendChunks(
     }, ctx.retry).catch((e) => {
       throw goneIfNotFound(e);
     });
+    if (res.committed) return res.committed;
+    offset = res.offset;
     if (store) {
       const rec = await store.get(key);
       if (rec) await store.put({ ...rec, offset }).catch(() => {}); // a hint for `status` only
     }
   }
+  return undefined;
 }

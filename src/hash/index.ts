@@ -28,4 +28,12 @@ export function serverHasher(kind: ServerHashKind): Hasher | null {
   }
 }
 
+/**
+ * Whether two hashes of one kind are the same: hex kinds (SHA-256, Dropbox's content_hash) in either case; base64
+ * kinds (OneDrive's QuickXorHash) exactly, since there case is part of the value.
+ */
+export function hashesEqual(kind: ServerHashKind, a: string, b: string): boolean {
+  return kind === 'quickxor' ? a === b : a.toLowerCase() === b.toLowerCase();
+}
+
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

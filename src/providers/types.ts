@@ -51,6 +51,17 @@ export interface RemoteObject {
   hash?: string;
 }
 
+/** What the server says after a chunk. */
+export interface ChunkResult {
+  /** The committed offset after the chunk (it may be less than offset+length: the server keeps what it keeps). */
+  offset: number;
+  /**
+   * Present when this chunk created the object (Google Drive's last PUT, OneDrive's last fragment): what was stored.
+   * The session is gone after it, and finishUpload is not called.
+   */
+  committed?: RemoteObject;
+}
+
 /** A provider's upload-session handle. JSON-serialisable; may be a bearer secret (keychain only, never logged). */
 export type UploadSession = Record<string, unknown>;
 
@@ -76,8 +87,8 @@ export interface Provider {
   /** `concurrent` (with caps.concurrentSessions): a session whose pieces may arrive in any order. */
   startUpload(oid: string, size: number, signal?: AbortSignal, opts?: { concurrent?: boolean }): Promise<UploadSession>;
   /**
-   * Sends [offset, offset+length) and resolves with the committed offset after it (it may be less than
-   * offset+length: the server keeps what it keeps). `last` marks the chunk that ends the object.
+   * Sends [offset, offset+length) and resolves with the server's committed offset after it, and — where the chunk
+   * that ends the object also creates it — what was stored. `last` marks the chunk that ends the object.
    */
   uploadChunk(
     session: UploadSession,
@@ -86,10 +97,10 @@ export interface Provider {
     body: Readable,
     last: boolean,
     signal?: AbortSignal,
-  ): Promise<number>;
+  ): Promise<ChunkResult>;
   /** The server's committed offset; throws NotFound when the session is gone or expired. */
   queryUpload(session: UploadSession, signal?: AbortSignal): Promise<number>;
-  /** Commits a session whose bytes are all sent. A Conflict means another writer stored the oid first. */
+  /** Commits a session whose bytes are all sent (not called after a chunk that answered `committed`). A Conflict means another writer stored the oid first. */
   finishUpload(session: UploadSession, signal?: AbortSignal): Promise<RemoteObject>;
   abortUpload(session: UploadSession): Promise<void>;
 

@@ -247,11 +247,11 @@ export class DropboxProvider implements Provider {
       );
     } catch (e) {
       if (s.concurrent && e instanceof DropboxError && e.correctOffset !== undefined) {
-        return this.pieceHeld(e.correctOffset, offset, length, body);
+        return { offset: this.pieceHeld(e.correctOffset, offset, length, body) };
       }
       throw e;
     }
-    return offset + length;
+    return { offset: offset + length };
   }
 
   /**

@@ -32,7 +32,15 @@ import { BridgeError, configError, notFound, toBridgeError } from '../../errors.
 import { fsReason, sizeOf } from '../../fsutil.js';
 import { readableFill } from '../../http/fill-body.js';
 import { objectKey } from '../index.js';
-import type { Capabilities, Provider, ProviderContext, ProviderModule, RemoteObject, UploadSession } from '../types.js';
+import type {
+  Capabilities,
+  ChunkResult,
+  Provider,
+  ProviderContext,
+  ProviderModule,
+  RemoteObject,
+  UploadSession,
+} from '../types.js';
 
 const MiB = 1024 * 1024;
 
@@ -218,7 +226,7 @@ class LocalProvider implements Provider {
     return { partial, oid, size } satisfies LocalSession;
   }
 
-  async uploadChunk(session: UploadSession, offset: number, _length: number, body: Readable): Promise<number> {
+  async uploadChunk(session: UploadSession, offset: number, _length: number, body: Readable): Promise<ChunkResult> {
     const s = session as LocalSession;
     try {
       const have = await sizeOf(s.partial);
@@ -239,7 +247,7 @@ class LocalProvider implements Provider {
       await pipeline(body, hashing, createWriteStream(s.partial, { flags, highWaterMark: MiB, flush: true }));
       const now = await sizeOf(s.partial); // what is really there, not what was meant to be
       if (now === c.pos) checks.set(s, c);
-      return now;
+      return { offset: now };
     } catch (e) {
       checks.delete(session);
       throw toBridgeError(e, 'local store');

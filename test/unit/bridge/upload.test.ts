@@ -12,7 +12,7 @@ import { chunkSizeFor, upload } from '../../../src/bridge/upload.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { BridgeError, notFound, transient } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import type { Capabilities, Provider, RemoteObject, UploadSession } from '../../../src/providers/types.js';
+import type { Capabilities, ChunkResult, Provider, RemoteObject, UploadSession } from '../../../src/providers/types.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const read = async (r: Readable) => {
@@ -36,7 +36,15 @@ const caps: Capabilities = {
 /** An in-memory session provider; `onChunk` may fail a chunk (and kill its session) to script faults. */
 class FakeProvider implements Provider {
   readonly name = 'dropbox' as const;
-  readonly caps = caps;
+  caps: Capabilities = caps;
+  /** Google Drive / OneDrive style: the chunk that ends the object creates it, and the session is then gone. */
+  commitOnLast = false;
+  /** With commitOnLast: the hash the commit reports (the stored bytes' SHA-256 when unset). */
+  reportHash?: string;
+  /** The answer to the next chunk that commits is lost (the bytes are stored, the caller sees an error). */
+  loseCommitAnswer = false;
+  finishCalls = 0;
+  removed: string[] = [];
   readonly destination = 'dest';
   readonly account = 'me';
   readonly stored = new Map<string, Buffer>();
@@ -64,7 +72,13 @@ class FakeProvider implements Provider {
     if (!x?.alive) throw notFound(`session ${s.id} is gone`);
     return x;
   }
-  async uploadChunk(s: UploadSession, offset: number, length: number, body: Readable): Promise<number> {
+  async uploadChunk(
+    s: UploadSession,
+    offset: number,
+    length: number,
+    body: Readable,
+    last = false,
+  ): Promise<ChunkResult> {
     const x = this.session(s);
     this.chunkCalls.push({ id: String(s.id), offset, length });
     this.onChunk?.(String(s.id), offset, this.chunkCalls.length);
@@ -72,16 +86,30 @@ class FakeProvider implements Provider {
     assert.equal(b.length, length);
     assert.equal(offset, x.data.length, 'chunk not at the committed offset');
     x.data = Buffer.concat([x.data, b]);
-    return x.data.length;
+    if (this.commitOnLast && last) {
+      this.stored.set(x.oid, x.data);
+      x.alive = false;
+      if (this.loseCommitAnswer) {
+        this.loseCommitAnswer = false;
+        throw transient('connection reset after the last chunk');
+      }
+      return { offset: x.data.length, committed: { size: x.data.length, hash: this.reportHash ?? sha(x.data) } };
+    }
+    return { offset: x.data.length };
   }
   async queryUpload(s: UploadSession): Promise<number> {
     return this.session(s).data.length;
   }
   async finishUpload(s: UploadSession): Promise<RemoteObject> {
+    this.finishCalls++;
     const x = this.session(s);
     this.stored.set(x.oid, x.data);
     x.alive = false;
     return { size: x.data.length };
+  }
+  async remove(oid: string): Promise<void> {
+    this.removed.push(oid);
+    this.stored.delete(oid);
   }
   async abortUpload(s: UploadSession): Promise<void> {
     this.sessions.delete(String(s.id));
@@ -169,6 +197,41 @@ describe('bridge/upload', () => {
     );
     assert.equal(puts[0], 0, 'the record is written before the first chunk');
     assert.deepEqual(await resume.list(), []);
+    assert.equal(lastProgress(), 3500);
+  });
+
+  it('a last chunk that creates the object: its answer is checked, and no finish is called', async () => {
+    p.commitOnLast = true;
+    p.caps = { ...caps, serverHash: 'sha256' };
+    const o = await object(3500);
+    await run(o);
+    assert.equal(p.finishCalls, 0);
+    assert.deepEqual(p.stored.get(o.oid), o.data);
+    assert.equal(await resume.get(`resume:dropbox:me:dest:${o.oid}`), null);
+  });
+
+  it('a last chunk that stores other bytes than were sent: Corrupt, and the copy is deleted', async () => {
+    p.commitOnLast = true;
+    p.caps = { ...caps, serverHash: 'sha256' };
+    p.reportHash = 'ab'.repeat(32);
+    const o = await object(3500);
+    await assert.rejects(run(o), (e: BridgeError) => e.kind === 'Corrupt' && /reports hash/.test(e.message));
+    assert.deepEqual(p.removed, [o.oid]);
+    assert.equal(p.stored.has(o.oid), false);
+  });
+
+  it('a lost answer to the chunk that created the object: the stored object is adopted, nothing is sent again', async () => {
+    p.commitOnLast = true;
+    p.loseCommitAnswer = true;
+    const o = await object(3500);
+    await run(o);
+    assert.deepEqual(p.stored.get(o.oid), o.data);
+    assert.equal(p.sessions.size, 1, 'no second session');
+    assert.deepEqual(
+      p.chunkCalls.map((c) => c.offset),
+      [0, 1000, 2000, 3000],
+      'each chunk sent once',
+    );
     assert.equal(lastProgress(), 3500);
   });
 

@@ -205,7 +205,7 @@ describe('providers/dropbox over scripted HTTP (undici MockAgent)', () => {
       ...sleepless,
       sleep: async (ms) => void waits.push(ms),
     });
-    assert.equal(done, 4);
+    assert.deepEqual(done, { offset: 4 });
     assert.deepEqual(waits, [4000]);
   });
 

@@ -175,10 +175,16 @@ describe('providers/local', () => {
     it('startUpload / uploadChunk / queryUpload / finishUpload', async () => {
       const s = await p.startUpload(oid, data.length);
       assert.equal(await p.queryUpload(s), 0);
-      assert.equal(await p.uploadChunk(s, 0, 40_000, Readable.from([data.subarray(0, 40_000)]), false), 40_000);
+      assert.equal(
+        (await p.uploadChunk(s, 0, 40_000, Readable.from([data.subarray(0, 40_000)]), false)).offset,
+        40_000,
+      );
       assert.equal(await p.queryUpload(s), 40_000);
       assert.equal(await p.stat(oid), null, 'not visible before finishUpload');
-      assert.equal(await p.uploadChunk(s, 40_000, 60_000, Readable.from([data.subarray(40_000)]), true), data.length);
+      assert.equal(
+        (await p.uploadChunk(s, 40_000, 60_000, Readable.from([data.subarray(40_000)]), true)).offset,
+        data.length,
+      );
       assert.equal(await p.stat(oid), null, 'not visible before finishUpload');
       assert.deepEqual(await p.finishUpload(s), { size: data.length });
       assert.deepEqual(await readFile(final()), data);
@@ -202,14 +208,17 @@ describe('providers/local', () => {
         kindIs('Conflict'),
       );
       assert.equal(await p.queryUpload(s), 30_000);
-      assert.equal(await p.uploadChunk(s, 20_000, 80_000, Readable.from([data.subarray(20_000)]), true), 100_000);
+      assert.equal(
+        (await p.uploadChunk(s, 20_000, 80_000, Readable.from([data.subarray(20_000)]), true)).offset,
+        100_000,
+      );
       await p.finishUpload(s);
       assert.deepEqual(await readFile(final()), data);
     });
 
     it('uploadChunk reports the committed offset, not offset+length, when the body ends short', async () => {
       const s = await p.startUpload(oid, data.length);
-      const got = await p.uploadChunk(s, 0, 40_000, Readable.from([data.subarray(0, 25_000)]), false);
+      const got = (await p.uploadChunk(s, 0, 40_000, Readable.from([data.subarray(0, 25_000)]), false)).offset;
       assert.equal(await p.queryUpload(s), 25_000);
       assert.equal(got, 25_000, 'claimed bytes it never stored');
     });
@@ -278,7 +287,7 @@ describe('providers/local', () => {
     it('a zero-byte object', async () => {
       const empty = sha(Buffer.alloc(0));
       const s = await p.startUpload(empty, 0);
-      assert.equal(await p.uploadChunk(s, 0, 0, Readable.from([]), true), 0);
+      assert.equal((await p.uploadChunk(s, 0, 0, Readable.from([]), true)).offset, 0);
       assert.deepEqual(await p.finishUpload(s), { size: 0 });
       assert.deepEqual(await p.stat(empty), { size: 0 });
       assert.deepEqual(await p.putSmall(empty, 0, Readable.from([])), { size: 0 });
