@@ -19,4 +19,6 @@ export interface TransferContext {
   lockDir: string;
   retry: RetryOptions;
   now(): number;
+  /** The environment requests run with (proxy settings); process.env when absent. */
+  env?: NodeJS.ProcessEnv;
 }

@@ -14,6 +14,7 @@ import type { TransferContext } from './context.js';
 import { openPartFile } from './partfile.js';
 import type { ProgressMeter } from './progress.js';
 import { Ramp } from './ramp.js';
+import { type RangeOpener, rangeOpener } from './read-range.js';
 import { withRetry } from './retry.js';
 
 export const SEGMENT = 8 * 1024 * 1024;
@@ -127,12 +128,15 @@ export interface SegmentOptions {
   windowMs?: number;
   /** Write and hash on the disk thread (default: by size, see partfile.ts). */
   diskThread?: boolean;
+  /** Where ranges come from (default: the provider's read target, read-range.ts); tests script bodies here. */
+  open?: RangeOpener;
 }
 
 /** Fills `part` with the whole object in parallel ranges, verifies its SHA-256, and makes it durable. */
 export async function fetchSegments(o: SegmentOptions): Promise<void> {
   const { ctx, oid, size, part: partPath } = o;
   const p = ctx.provider;
+  const openRange = o.open ?? rangeOpener(p, ctx.env);
   const fh = await open(partPath, 'a+');
   let length: number;
   let loaded: Awaited<ReturnType<typeof loadState>>;
@@ -275,7 +279,7 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
           if (from >= s0.end) return;
           let last = cur;
           while (last + 1 < segs.length && open_(segs[last + 1])) last++;
-          const r = await p.openRead(oid, size, from, segs[last].end, ac.signal);
+          const r = await openRange(oid, size, from, segs[last].end, ac.signal);
           if (r.start > from) {
             r.body.destroy();
             throw new BridgeError('Unexpected', false, `${p.name} answered from byte ${r.start}, asked ${from}`);

@@ -74,6 +74,7 @@ export async function createTransferContext(o: WorkOptions): Promise<TransferCon
         ),
     },
     now: Date.now,
+    env,
   };
 }
 

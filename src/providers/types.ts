@@ -6,7 +6,6 @@
 import type { Readable } from 'node:stream';
 import type { BridgeConfig, ProviderName } from '../config/index.js';
 import type { ServerHashKind } from '../hash/index.js';
-import type { FillBody } from '../http/fill-body.js';
 import type { Logger } from '../log.js';
 
 export type { ServerHashKind };
@@ -65,12 +64,19 @@ export interface ChunkResult {
 /** A provider's upload-session handle. JSON-serialisable; may be a bearer secret (keychain only, never logged). */
 export type UploadSession = Record<string, unknown>;
 
-export interface ReadResult {
-  /** Where the body starts in the object: the requested start, or 0 when the server ignored the Range. */
-  start: number;
-  /** Fills the downloader's buffers (over a direct connection, the socket reads straight into them). */
-  body: FillBody;
-}
+/**
+ * Where a stored object's bytes are read: a URL that src/http reads with ranged GETs (and checks their answers:
+ * http/ranged-read.ts), or a file on this machine.
+ */
+export type ReadTarget =
+  | {
+      kind: 'url';
+      url: string;
+      headers?: Record<string, string>;
+      /** The error for a non-2xx answer (the provider may also forget a dead link here); the body is discarded. */
+      onError(status: number, retryAfter: string | undefined): Error;
+    }
+  | { kind: 'file'; path: string };
 
 export interface Provider {
   readonly name: ProviderName;
@@ -115,8 +121,11 @@ export interface Provider {
   /** With copyToFile: the stored object's path on this machine. */
   sourcePath?(oid: string): string;
 
-  /** Reads [start, end) of the object (end exclusive). NotFound when it is not on the remote. */
-  openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult>;
+  /**
+   * Where to read the object from; the bridge reads ranges of it (several at once where caps.parallelRanges) and
+   * asks again after an error. NotFound when it is not on the remote.
+   */
+  readTarget(oid: string, size: number, signal?: AbortSignal): Promise<ReadTarget>;
 
   /**
    * Deletes the stored object. Used for one thing only: a copy proven wrong (the provider's hash of it is not

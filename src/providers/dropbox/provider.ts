@@ -5,7 +5,7 @@ import { BridgeError, notFound, transient } from '../../errors.js';
 import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } from '../../http/index.js';
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../index.js';
-import type { Provider, ReadResult, RemoteObject, UploadSession } from '../types.js';
+import type { Provider, ReadTarget, RemoteObject, UploadSession } from '../types.js';
 import {
   type ApiErrorBody,
   apiArg,
@@ -321,33 +321,19 @@ export class DropboxProvider implements Provider {
     return r.link;
   }
 
-  async openRead(oid: string, size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult> {
-    const link = await this.link(oid, signal);
-    const res = await rangeGet(
-      {
-        url: link,
-        headers: start > 0 || end < size ? { range: `bytes=${start}-${end - 1}` } : {},
-        signal,
-        env: this.env,
+  /** The object's temporary link (cached per process); src/http reads ranges of it (http/ranged-read.ts). */
+  async readTarget(oid: string, _size: number, signal?: AbortSignal): Promise<ReadTarget> {
+    return {
+      kind: 'url',
+      url: await this.link(oid, signal),
+      onError: (status, retryAfter) => {
+        if ([401, 403, 404, 410].includes(status)) {
+          this.links.delete(oid); // expired or revoked link: derive a fresh one on the retry
+          return transient(`[dropbox] temporary link answered ${status}`);
+        }
+        return classify(status, '', retryAfter, 'download');
       },
-      end - start,
-    );
-    if (res.status === 206) {
-      const m = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '');
-      if (!m || Number(m[1]) !== start) {
-        res.body.destroy();
-        throw transient(`[dropbox] range answer starts at ${m?.[1] ?? '?'}, asked ${start}`);
-      }
-      return { start, body: res.body };
-    }
-    if (res.status === 200) return { start: 0, body: res.body };
-    res.body.destroy(); // an error's body is not needed: status and Retry-After say it all
-    if ([401, 403, 404, 410].includes(res.status)) {
-      this.links.delete(oid); // expired or revoked link: derive a fresh one on the retry
-      throw transient(`[dropbox] temporary link answered ${res.status}`);
-    }
-    if (res.status === 416) throw transient(`[dropbox] range ${start}-${end - 1} not satisfiable`);
-    throw classify(res.status, '', header(res, 'retry-after'), 'download');
+    };
   }
 
   async close(): Promise<void> {

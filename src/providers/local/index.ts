@@ -30,7 +30,6 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
 import { fsReason, sizeOf } from '../../fsutil.js';
-import { readableFill } from '../../http/fill-body.js';
 import { objectKey } from '../index.js';
 import type {
   Capabilities,
@@ -38,6 +37,7 @@ import type {
   Provider,
   ProviderContext,
   ProviderModule,
+  ReadTarget,
   RemoteObject,
   UploadSession,
 } from '../types.js';
@@ -337,17 +337,16 @@ class LocalProvider implements Provider {
     return { size: got };
   }
 
-  async openRead(oid: string, _size: number, start: number, end: number) {
+  async readTarget(oid: string): Promise<ReadTarget> {
     const path = this.path(oid);
-    const fh = await open(path, 'r').catch(async (e: NodeJS.ErrnoException) => {
+    await stat(path).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') {
         await this.checkRootSoon();
         throw notFound(`${oid} is not in the local store ${this.root}`);
       }
       throw toBridgeError(e, 'local store');
     });
-    const body = fh.createReadStream({ start, end: end - 1, highWaterMark: MiB });
-    return { start, body: readableFill(body) };
+    return { kind: 'file', path };
   }
 }
 

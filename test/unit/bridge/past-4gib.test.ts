@@ -3,12 +3,14 @@
  * truncation in pieces, segment plans, sidecars, resume records, Range / Content-Range or Dropbox's cursor).
  * A sparse 5 GiB file stands for the object where bytes are read (the round trip through git is in the bench).
  */
+
 import assert from 'node:assert/strict';
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { type RangeRead, rangeOpener } from '../../../src/bridge/read-range.js';
 import { type ResumeRecord, resumeKey, SecretResumeStore } from '../../../src/bridge/resume.js';
 import { loadState, plan } from '../../../src/bridge/segments.js';
 import { cutPieces, pieceSizeFor } from '../../../src/bridge/upload-pieces.js';
@@ -129,7 +131,7 @@ describe('objects past 4 GiB', function () {
     });
     afterEach(() => fake.close());
 
-    const readAll = async (r: Awaited<ReturnType<DropboxProvider['openRead']>>, length: number) => {
+    const readAll = async (r: RangeRead, length: number) => {
       const out = Buffer.alloc(length);
       let at = 0;
       await r.body.pipeTo({
@@ -143,14 +145,14 @@ describe('objects past 4 GiB', function () {
 
     it('stat reports the size; a small range past 2^32 starts where asked (Range, Content-Range)', async () => {
       assert.deepEqual(await p.stat(oid), { size: SIZE, hash: 'c'.repeat(64) });
-      const r = await p.openRead(oid, SIZE, MARK_AT - 2, MARK_AT + 6);
+      const r = await rangeOpener(p)(oid, SIZE, MARK_AT - 2, MARK_AT + 6);
       assert.equal(r.start, MARK_AT - 2);
       assert.deepEqual(await readAll(r, 8), Buffer.from('\0\0MARK\0\0'));
     });
 
     it('a large range to the end (the direct reader) ends on the last byte', async () => {
       const from = SIZE - 9 * MiB;
-      const r = await p.openRead(oid, SIZE, from, SIZE);
+      const r = await rangeOpener(p)(oid, SIZE, from, SIZE);
       assert.equal(r.start, from);
       const got = await readAll(r, 9 * MiB);
       assert.equal(got.length, 9 * MiB);

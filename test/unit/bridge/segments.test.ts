@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { TransferContext } from '../../../src/bridge/context.js';
 import { ProgressMeter } from '../../../src/bridge/progress.js';
+import type { RangeOpener, RangeRead } from '../../../src/bridge/read-range.js';
 import { MemoryResumeStore } from '../../../src/bridge/resume.js';
 import { fetchSegments } from '../../../src/bridge/segments.js';
 import { parseConfig } from '../../../src/config/index.js';
 import { BridgeError } from '../../../src/errors.js';
 import { readableFill } from '../../../src/http/fill-body.js';
 import { createLogger } from '../../../src/log.js';
-import type { Provider, ReadResult } from '../../../src/providers/types.js';
+import type { Provider } from '../../../src/providers/types.js';
 
 const KiB = 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -32,7 +33,8 @@ function provider(
   const p = {
     name: 'dropbox',
     caps: { parallelRanges: true },
-    async openRead(_oid: string, _size: number, start: number, end: number, signal?: AbortSignal): Promise<ReadResult> {
+    /** The range opener fetchSegments is given (the provider's read target stands in for a scripted server). */
+    async open(_oid: string, _size: number, start: number, end: number, signal?: AbortSignal): Promise<RangeRead> {
       stats.requests++;
       const from = o.ignoreRange ? 0 : start;
       const to = o.ignoreRange ? data.length : end;
@@ -100,6 +102,7 @@ for (const diskThread of [false, true])
         segment,
         windowMs,
         diskThread,
+        open: (p as unknown as { open: RangeOpener }).open,
       });
 
     it('adds streams under a per-stream cap, each reading one long range', async () => {
@@ -159,6 +162,7 @@ for (const diskThread of [false, true])
           statePath: join(dir, 'x.state'),
           meter: new ProgressMeter(wrongOid, data.length, () => {}, 0),
           maxStreams: 2,
+          open: (p as unknown as { open: RangeOpener }).open,
           segment: 256 * KiB,
           diskThread,
         }),

@@ -114,7 +114,7 @@ class FakeProvider implements Provider {
   async abortUpload(s: UploadSession): Promise<void> {
     this.sessions.delete(String(s.id));
   }
-  async openRead(): Promise<never> {
+  async readTarget(): Promise<never> {
     throw new Error('not used');
   }
 }

@@ -1,6 +1,8 @@
 /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY reach every provider request (corporate networks): proven with a loopback proxy. */
+
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { rangeOpener } from '../../../src/bridge/read-range.js';
 import { fillToBuffer } from '../../../src/http/fill-body.js';
 import { DIRECT_MIN, http, resetDispatcher, text } from '../../../src/http/index.js';
 import { DropboxProvider } from '../../../src/providers/dropbox/provider.js';
@@ -41,7 +43,7 @@ describe('http: proxy environment', () => {
     const oid = createHash('sha256').update(data).digest('hex');
     fake.files.put(`/lfs/x/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`, data);
     const p = new DropboxProvider('default', '/lfs/x', async () => token, env);
-    const r = await p.openRead(oid, data.length, 500, data.length);
+    const r = await rangeOpener(p, env)(oid, data.length, 500, data.length);
     assert.deepEqual(await fillToBuffer(r.body), data.subarray(500));
     assert.ok(proxy.tunnelled() > data.length - 500, `the proxy carried ${proxy.tunnelled()} bytes`);
   });

@@ -2,9 +2,11 @@
  * Dropbox error mapping and the retry decisions it drives. The HTTP layer is undici's own `request`, which nock
  * cannot see (it hooks node:http and global fetch), so error paths are scripted with undici's MockAgent.
  */
+
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { MockAgent } from 'undici';
+import { rangeOpener } from '../../../../src/bridge/read-range.js';
 import { withRetry } from '../../../../src/bridge/retry.js';
 import type { BridgeError } from '../../../../src/errors.js';
 import { fillToBuffer } from '../../../../src/http/fill-body.js';
@@ -221,7 +223,7 @@ describe('providers/dropbox over scripted HTTP (undici MockAgent)', () => {
     dl.intercept({ path: '/1', method: 'GET' }).reply(410, 'gone');
     dl.intercept({ path: '/2', method: 'GET' }).reply(200, '0123456789');
     const p = provider();
-    const r = await withRetry(() => p.openRead(OID, 10, 4, 10), sleepless);
+    const r = await withRetry(() => rangeOpener(p)(OID, 10, 4, 10), sleepless);
     assert.equal(r.start, 0, 'the server ignored the Range: the body starts at 0');
     assert.equal((await fillToBuffer(r.body)).toString(), '0123456789');
   });
@@ -235,6 +237,6 @@ describe('providers/dropbox over scripted HTTP (undici MockAgent)', () => {
       .get('https://dl.example')
       .intercept({ path: '/3', method: 'GET' })
       .reply(206, '56789', { headers: { 'content-range': 'bytes 5-9/10' } });
-    await assert.rejects(provider().openRead(OID, 10, 4, 10), (e: BridgeError) => e.kind === 'Transient');
+    await assert.rejects(rangeOpener(provider())(OID, 10, 4, 10), (e: BridgeError) => e.kind === 'Transient');
   });
 });

@@ -5,6 +5,7 @@ import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:f
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { rangeOpener } from '../../../../src/bridge/read-range.js';
 import { parseConfig } from '../../../../src/config/index.js';
 import { BridgeError } from '../../../../src/errors.js';
 import { fillToBuffer } from '../../../../src/http/fill-body.js';
@@ -110,18 +111,18 @@ describe('providers/local', () => {
     assert.equal(await p.stat(oid), null);
   });
 
-  it('putSmall stores <root>/aa/bb/<oid>; stat and openRead see it', async () => {
+  it('putSmall stores <root>/aa/bb/<oid>; stat and readTarget see it', async () => {
     const res = await p.putSmall(oid, data.length, Readable.from([data.subarray(0, 5000), data.subarray(5000)]));
     assert.deepEqual(res, { size: data.length });
     assert.deepEqual(await readFile(final()), data);
     assert.deepEqual(await p.stat(oid), { size: data.length });
-    const r = await p.openRead(oid, data.length, 0, data.length);
+    const r = await rangeOpener(p)(oid, data.length, 0, data.length);
     assert.equal(r.start, 0);
     assert.deepEqual(await fillToBuffer(r.body), data);
     assert.deepEqual(await readdir(join(root, '.lfs-bridge-incoming')), [], 'no temp file left');
   });
 
-  it('openRead returns exactly [start, end)', async () => {
+  it('readTarget returns exactly [start, end)', async () => {
     await p.putSmall(oid, data.length, Readable.from([data]));
     for (const [s, e] of [
       [0, 1],
@@ -129,20 +130,20 @@ describe('providers/local', () => {
       [99_999, 100_000],
       [50_000, 100_000],
     ]) {
-      const r = await p.openRead(oid, data.length, s, e);
+      const r = await rangeOpener(p)(oid, data.length, s, e);
       assert.equal(r.start, s);
       assert.deepEqual(await fillToBuffer(r.body), data.subarray(s, e), `[${s}, ${e})`);
     }
   });
 
-  it('openRead of a missing oid is NotFound (404)', async () => {
-    await assert.rejects(p.openRead(oid, 10, 0, 10), kindIs('NotFound', /not in the local store/));
+  it('readTarget of a missing oid is NotFound (404)', async () => {
+    await assert.rejects(rangeOpener(p)(oid, 10, 0, 10), kindIs('NotFound', /not in the local store/));
   });
 
   it('a vanished root is a Config error, not "not found"', async () => {
     await rm(root, { recursive: true });
     await assert.rejects(p.stat(oid), kindIs('Config', /not reachable/));
-    await assert.rejects(p.openRead(oid, 10, 0, 10), kindIs('Config', /not reachable/));
+    await assert.rejects(rangeOpener(p)(oid, 10, 0, 10), kindIs('Config', /not reachable/));
   });
 
   it('putSmall of the wrong number of bytes is Corrupt and leaves nothing behind', async () => {
