@@ -9,6 +9,7 @@ import { hashesEqual, serverHasher } from '../hash/index.js';
 import { ObjectHash, type StreamHash } from '../hash/object-hash.js';
 import { THREAD_MIN } from '../io/disk-thread.js';
 import { hashPrefix, readRange } from '../io/file-range.js';
+import { providerEntry } from '../providers/index.js';
 import type { Provider, RemoteObject, UploadSession } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import type { TransferRequest } from './protocol.js';
@@ -34,7 +35,8 @@ export const goneIfNotFound = (e: unknown) =>
  * thread free to hash), here.
  */
 export async function objectHash(p: Provider, req: TransferRequest): Promise<StreamHash> {
-  if (req.size >= THREAD_MIN && !p.copyFromFile) return ThreadedObjectHash.open(req.oid, req.size, p.caps.serverHash);
+  if (req.size >= THREAD_MIN && providerEntry(p.name).network)
+    return ThreadedObjectHash.open(req.oid, req.size, p.caps.serverHash);
   return new ObjectHash(req.oid, req.size, serverHasher(p.caps.serverHash));
 }
 

@@ -5,9 +5,9 @@
  * except that digest()/serverHash()/verify() answer only after settle() — the tap settles before the last piece.
  */
 import { corrupt } from '../errors.js';
+import type { ServerHashKind } from '../hash/index.js';
 import { type StreamHash, unhashed } from '../hash/object-hash.js';
 import { type DiskThread, diskThread, type Reply, toError } from '../io/disk-thread.js';
-import type { ServerHashKind } from '../providers/types.js';
 import { PIECE } from './partfile.js';
 
 /** Pieces copied and not yet hashed: the memory bound, and when feed() starts asking the tap to wait. */

@@ -8,7 +8,7 @@ import type { BridgeConfig } from '../config/index.js';
 import { diskThread, THREAD_MIN } from '../io/disk-thread.js';
 import { stateDir } from '../keychain/index.js';
 import type { Logger } from '../log.js';
-import { loadProviderModule } from '../providers/index.js';
+import { loadProviderModule, providerEntry } from '../providers/index.js';
 import type { ProviderContext } from '../providers/types.js';
 import type { TransferContext } from './context.js';
 import { findLfsPaths, type LfsPaths } from './lfsdir.js';
@@ -32,10 +32,10 @@ export interface WorkOptions {
 /**
  * Called with each request before the transfer context is awaited: a large object over the network will use the
  * disk thread, whose start then overlaps the opening of the provider (its modules, its token) instead of
- * following it. (The local store copies in the kernel and hashes in this thread.)
+ * following it. (A store on this machine copies in the kernel and hashes in this thread: no disk thread.)
  */
 export function prepare(req: TransferRequest, config: BridgeConfig): void {
-  if (req.size >= THREAD_MIN && config.provider !== 'local') diskThread();
+  if (req.size >= THREAD_MIN && providerEntry(config.provider).network) diskThread();
 }
 
 /** Opens the provider (its SDK, its login) and wires what upload/download share for this process. */

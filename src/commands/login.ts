@@ -1,5 +1,6 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { availableOAuthProviders, type OAuthProvider } from '../oauth/spec.js';
+import type { OAuthProvider } from '../oauth/spec.js';
+import { loginProviders } from '../providers/index.js';
 
 export default class Login extends Command {
   static override summary = 'Log in to a cloud storage provider; the tokens are kept in the OS keychain';
@@ -15,7 +16,7 @@ export default class Login extends Command {
   ];
   static override enableJsonFlag = true;
   static override args = {
-    provider: Args.string({ required: true, options: availableOAuthProviders, description: 'provider to log in to' }),
+    provider: Args.string({ required: true, options: loginProviders, description: 'provider to log in to' }),
   };
   static override flags = {
     account: Flags.string({ description: 'name to store this login under (default: the account email)' }),

@@ -1,5 +1,6 @@
 import { Args, Command, Flags } from '@oclif/core';
-import { availableOAuthProviders, type OAuthProvider } from '../oauth/spec.js';
+import type { OAuthProvider } from '../oauth/spec.js';
+import { loginProviders } from '../providers/index.js';
 
 export default class Logout extends Command {
   static override summary = 'Revoke and forget the tokens of a provider account';
@@ -13,7 +14,7 @@ export default class Logout extends Command {
   ];
   static override enableJsonFlag = true;
   static override args = {
-    provider: Args.string({ required: true, options: availableOAuthProviders, description: 'provider to log out of' }),
+    provider: Args.string({ required: true, options: loginProviders, description: 'provider to log out of' }),
   };
   static override flags = {
     account: Flags.string({ description: 'account to log out (default: the only one)', exclusive: ['all'] }),

@@ -5,12 +5,12 @@
  */
 import { configError } from '../errors.js';
 import { gitConfigMap } from '../git.js';
+import { availableProviders, isProviderName, type ProviderName, plannedProviders } from '../providers/registry.js';
 import { readSentinel } from './sentinel.js';
 import { parseSize } from './size.js';
 
-export const providerNames = ['local', 'dropbox', 'gdrive', 'onedrive'] as const;
-export type ProviderName = (typeof providerNames)[number];
-export const isProviderName = (s: string): s is ProviderName => (providerNames as readonly string[]).includes(s);
+/** The provider names come from the registry (providers/index.ts). */
+export type { ProviderName };
 
 export const DEFAULT_DOWNLOAD_STREAMS = 4;
 export const DEFAULT_UPLOAD_STREAMS = 4;
@@ -52,7 +52,13 @@ export function parseConfig(raw: Map<string, string>): BridgeConfig {
   if (!provider)
     throw configError('this repository is not set up', 'run lfs-bridge setup --provider <name> --root <root>');
   if (!isProviderName(provider)) {
-    throw configError(`unknown provider "${provider}" in lfs-bridge.provider: use one of ${providerNames.join(', ')}`);
+    const planned = plannedProviders.includes(provider);
+    throw configError(
+      planned
+        ? `the ${provider} provider in lfs-bridge.provider is not in this build`
+        : `unknown provider "${provider}" in lfs-bridge.provider`,
+      `use one of ${availableProviders.join(', ')}`,
+    );
   }
   const root = raw.get('lfs-bridge.root') ?? '';
   if (!root)

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { git } from '../git.js';
-import { isProviderName, type ProviderName } from './index.js';
+import { isProviderName, type ProviderName, providerEntry } from '../providers/registry.js';
 
 export const SENTINEL_BASE = 'https://lfs-bridge.invalid/';
 
@@ -55,6 +55,6 @@ export async function readSentinel(cwd?: string): Promise<(Sentinel & { url: str
     url = (await get(['--blob', ':.lfsconfig'])) ?? (await get(['--blob', 'HEAD:.lfsconfig']));
   const s = url ? parseSentinel(url) : undefined;
   if (!s || !url) return undefined;
-  if (s.provider === 'local' && !isAbsolute(s.root) && top) s.root = resolve(top, s.root);
+  if (providerEntry(s.provider).root === 'folder' && !isAbsolute(s.root) && top) s.root = resolve(top, s.root);
   return { ...s, url };
 }

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { BridgeError, type ErrorKind } from '../errors.js';
-import type { ServerHashKind } from '../providers/types.js';
+import type { ServerHashKind } from '../hash/index.js';
 
 /** Objects from this size on use the disk thread; below it, starting the thread costs more than it saves. */
 export const THREAD_MIN = 8 << 20;

@@ -4,7 +4,7 @@
  * See docs/providers.md "OAuth across providers".
  */
 import { configError } from '../errors.js';
-import { endpointFor, rebase } from '../http/index.js';
+import { endpointFor, rebase } from '../http/endpoint.js';
 
 export const oauthProviders = ['dropbox', 'gdrive', 'onedrive'] as const;
 export type OAuthProvider = (typeof oauthProviders)[number];
@@ -67,13 +67,12 @@ export const urlFor = (spec: Pick<OAuthSpec, 'provider'>, url: string, env: Node
 export const envName = (provider: OAuthProvider, what: string): string =>
   `LFS_BRIDGE_${provider.toUpperCase()}_${what}`;
 
-/** The logins this build has: a provider's spec lands by adding its line here. */
-const loaders: Partial<Record<OAuthProvider, () => Promise<OAuthSpec>>> = {
-  dropbox: () => import('../providers/dropbox/auth.js').then((m) => m.dropboxOAuth),
-};
-
-/** What `login`/`logout` accept and help lists, derived from the loaders above. */
-export const availableOAuthProviders = Object.keys(loaders) as OAuthProvider[];
+/** Where specs come from: the provider registry (providers/index.ts) sets it, so this folder never names one. */
+type SpecSource = (provider: string) => Promise<OAuthSpec> | undefined;
+let source: SpecSource = () => undefined;
+export function useSpecSource(s: SpecSource): void {
+  source = s;
+}
 
 const overrides = new Map<OAuthProvider, OAuthSpec>();
 
@@ -81,9 +80,9 @@ const overrides = new Map<OAuthProvider, OAuthSpec>();
 export async function specFor(provider: OAuthProvider): Promise<OAuthSpec> {
   const spec = overrides.get(provider);
   if (spec) return spec;
-  const load = loaders[provider];
+  const load = source(provider);
   if (!load) throw configError(`${provider} login is not in this build`);
-  return load();
+  return load;
 }
 
 /** Tests: use `spec` for its provider in place of the real one (undefined restores the real one). */

@@ -1,26 +1,36 @@
-/** Provider registry: names map to lazy imports, so `transfer` loads one provider and its SDK only. */
-import type { ProviderName } from '../config/index.js';
+/**
+ * Loads a provider of the registry (registry.ts) on first use: `transfer` loads one provider and its SDK only.
+ * Also the source of OAuth specs for src/oauth, which never imports a provider.
+ */
 import { configError } from '../errors.js';
+import { type OAuthSpec, useSpecSource } from '../oauth/spec.js';
+import { availableProviders, isProviderName, plannedProviders, providerEntry } from './registry.js';
 import type { ProviderModule } from './types.js';
 
-/** The providers this build has: a provider lands by adding its line here. */
-const loaders: Partial<Record<ProviderName, () => Promise<ProviderModule>>> = {
-  local: () => import('./local/index.js').then((m) => m.default),
-  dropbox: () => import('./dropbox/index.js').then((m) => m.default),
-};
+export {
+  availableProviders,
+  isProviderName,
+  loginProviders,
+  type ProviderName,
+  providerEntry,
+} from './registry.js';
 
-/** What `--provider` accepts and help lists, derived from the loaders above. */
-export const availableProviders = Object.keys(loaders) as ProviderName[];
-
-export function loadProviderModule(name: ProviderName): Promise<ProviderModule> {
-  const load = loaders[name];
-  if (!load) {
-    return Promise.reject(
-      configError(`the ${name} provider is not in this build`, `use one of ${availableProviders.join(', ')}`),
-    );
-  }
-  return load();
+/** The error for a provider name this build does not have. */
+export function unknownProvider(name: string, where = ''): Error {
+  return configError(
+    plannedProviders.includes(name)
+      ? `the ${name} provider is not in this build${where}`
+      : `unknown provider "${name}"${where}`,
+    `use one of ${availableProviders.join(', ')}`,
+  );
 }
 
-/** Stored layout, the same as .git/lfs/objects: <oid[0:2]>/<oid[2:4]>/<oid>. */
-export const objectKey = (oid: string): string[] => [oid.slice(0, 2), oid.slice(2, 4), oid];
+export async function loadProviderModule(name: string): Promise<ProviderModule> {
+  if (!isProviderName(name)) throw unknownProvider(name);
+  return ((await import(`./${name}/index.js`)) as { default: ProviderModule }).default;
+}
+
+useSpecSource((name) => {
+  if (!isProviderName(name) || !providerEntry(name).login) return undefined;
+  return import(`./${name}/auth.js`).then((m: { oauthSpec: OAuthSpec }) => m.oauthSpec);
+});

@@ -4,9 +4,10 @@
  * See docs/architecture.md "The provider contract".
  */
 import type { Readable } from 'node:stream';
-import type { BridgeConfig, ProviderName } from '../config/index.js';
+import type { BridgeConfig } from '../config/index.js';
 import type { ServerHashKind } from '../hash/index.js';
 import type { Logger } from '../log.js';
+import type { ProviderName } from './registry.js';
 
 export type { ServerHashKind };
 
@@ -136,6 +137,14 @@ export interface Provider {
   close?(): Promise<void>;
 }
 
+export interface PendingUpload {
+  oid: string;
+  bytesDone: number;
+  mtimeMs: number;
+  /** Where the partial is, for the user. */
+  where: string;
+}
+
 export interface ProviderContext {
   config: BridgeConfig;
   env: NodeJS.ProcessEnv;
@@ -155,8 +164,17 @@ export interface ProviderModule {
    */
   resolveRoot?(
     given: string,
-    o: { env: NodeJS.ProcessEnv; account?: string },
+    o: {
+      env: NodeJS.ProcessEnv;
+      account?: string /** The work tree's top, for a root relative to it. */;
+      top?: string;
+    },
   ): Promise<{ root: string; notes: string[] }>;
+  /**
+   * Uploads this provider keeps part-way on its own side, for `status` (local: partials in its incoming folder).
+   * Cloud providers' sessions are in the keychain's resume records, which `status` reads for every provider.
+   */
+  pending?(ctx: ProviderContext): Promise<PendingUpload[]>;
   /**
    * What a push will need, tried for real (`setup` refuses, `status` reports): the store can be reached and written,
    * the login works. Leaves nothing behind. Throws an error whose message says what is wrong.

@@ -1,5 +1,6 @@
 /** Human-readable text for `status` (the --json output is the StatusInfo itself). */
 import { formatBytes } from '../config/size.js';
+import { isProviderName, providerEntry } from '../providers/index.js';
 import type { StatusInfo } from './status.js';
 
 const age = (ms: number) => {
@@ -12,6 +13,7 @@ const age = (ms: number) => {
 export function renderStatus(s: StatusInfo): string {
   const lines: string[] = [];
   const w = s.wiring;
+  const needsNoKeychain = !!w.provider && isProviderName(w.provider) && !providerEntry(w.provider).needsKeychain;
   lines.push(s.repo ? `Repository  ${s.repo.top}` : 'Repository  (not in a git work tree)');
   if (s.repo) {
     lines.push(`Provider    ${w.provider ?? '-'}${w.root ? `  root ${w.root}` : ''}`);
@@ -30,9 +32,9 @@ export function renderStatus(s: StatusInfo): string {
   );
   lines.push(
     `Keychain    ${s.keychain.available ? (s.keychain.kind === 'file' ? 'insecure file store (opted in)' : 'available') : 'not available'}` +
-      (!s.keychain.available && w.provider === 'local' ? ' (the local provider does not need it)' : ''),
+      (!s.keychain.available && needsNoKeychain ? ` (the ${w.provider} provider does not need it)` : ''),
   );
-  if (!s.keychain.available && s.keychain.detail && w.provider !== 'local') lines.push(`  ! ${s.keychain.detail}`);
+  if (!s.keychain.available && s.keychain.detail && !needsNoKeychain) lines.push(`  ! ${s.keychain.detail}`);
   for (const e of s.endpoints) {
     lines.push(
       e.url

@@ -11,13 +11,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isProviderName, type ProviderName, parseConfig } from '../config/index.js';
+import { type ProviderName, parseConfig } from '../config/index.js';
 import { parseSentinel, readSentinel, sentinelUrl } from '../config/sentinel.js';
 import { parseSize } from '../config/size.js';
-import { configError } from '../errors.js';
+import { configError, toBridgeError } from '../errors.js';
 import { git, gitConfigMap, gitOk } from '../git.js';
 import { createLogger } from '../log.js';
-import { availableProviders, loadProviderModule } from '../providers/index.js';
+import {
+  availableProviders,
+  isProviderName,
+  loadProviderModule,
+  providerEntry,
+  unknownProvider,
+} from '../providers/index.js';
 import { finishFailedCheckout } from './checkout.js';
 
 export const AGENT = 'lfs-bridge';
@@ -111,21 +117,21 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
     rootAsGiven ??= adopted['lfs-bridge.root'];
     if (!provider || !rootAsGiven) throw missingFlag(provider, rootAsGiven);
   }
-  if (!isProviderName(provider) || !availableProviders.includes(provider))
-    throw configError(`unknown provider "${provider}"`, `use one of ${availableProviders.join(', ')}`);
-  let root = provider === 'local' ? await localRoot(top, rootAsGiven, notes) : cloudRoot(rootAsGiven);
-  if (provider !== 'local') {
-    const mod = await loadProviderModule(provider);
-    try {
-      const r = await mod.resolveRoot?.(root, { env: o.env ?? process.env, account: o.account });
-      if (r) {
-        root = r.root;
-        notes.push(...r.notes);
-        rootAsGiven = r.root;
-      }
-    } catch (e) {
-      notes.push(`could not check ${root} with ${provider} (${(e as Error).message}); recorded as given`);
+  if (!isProviderName(provider)) throw unknownProvider(provider);
+  const inProvider = providerEntry(provider).root === 'path';
+  let root = inProvider ? cloudRoot(rootAsGiven) : rootAsGiven;
+  const mod = await loadProviderModule(provider);
+  try {
+    const r = await mod.resolveRoot?.(root, { env: o.env ?? process.env, account: o.account, top });
+    if (r) {
+      root = r.root;
+      notes.push(...r.notes);
+      if (inProvider) rootAsGiven = r.root; // a folder keeps the form given (relative to the work tree)
     }
+  } catch (e) {
+    // A root that cannot work stops setup; a check that could not run (the network) is only noted.
+    if (!toBridgeError(e).retryable) throw e;
+    notes.push(`could not check ${root} with ${provider} (${(e as Error).message}); recorded as given`);
   }
   await checkStore(provider, root, top, o);
 
@@ -221,7 +227,7 @@ async function checkStore(provider: ProviderName, root: string, top: string, o: 
 function missingFlag(provider: string | undefined, root: string | undefined) {
   const choices = availableProviders.join('|');
   if (provider) {
-    const what = provider === 'local' ? 'folder' : 'root';
+    const what = isProviderName(provider) && providerEntry(provider).root === 'folder' ? 'folder' : 'root';
     return configError(`--root is missing`, `run lfs-bridge setup --provider ${provider} --root <${what}>`);
   }
   if (root) return configError(`--provider is missing`, `run lfs-bridge setup --provider <${choices}> --root ${root}`);
@@ -237,25 +243,6 @@ function checkSize(v: string, what: string): number {
   } catch (e) {
     throw configError((e as Error).message);
   }
-}
-
-/** A local root: relative ones are resolved against the work tree's top; a missing folder is created if its parent exists. */
-async function localRoot(top: string, given: string, notes: string[]): Promise<string> {
-  const root = isAbsolute(given) ? given : resolve(top, given);
-  try {
-    if (!(await stat(root)).isDirectory()) throw configError(`${root} exists and is not a folder`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    if (!existsSync(dirname(root))) {
-      throw configError(`neither ${root} nor its parent exists: is the disk or share mounted?`);
-    }
-    await mkdir(root);
-    notes.push(`created the store folder ${root}`);
-  }
-  if (root.startsWith(`${top}/`) || root === top) {
-    notes.push('the store is inside the work tree: add it to .gitignore, or git will see the objects');
-  }
-  return root;
 }
 
 /** A cloud root: an absolute path inside the provider (/lfs/my-repo), or a prefixed id (Dropbox ns:…, id:…). */

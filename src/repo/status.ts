@@ -3,9 +3,9 @@
  * which accounts are logged in, and which transfers wait to be resumed.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findLfsPaths } from '../bridge/lfsdir.js';
+import { pendingDownloads } from '../bridge/pending-downloads.js';
 import type { ResumeRecord } from '../bridge/resume.js';
 import { type BridgeConfig, loadConfig } from '../config/index.js';
 import { parseSentinel, SENTINEL_BASE } from '../config/sentinel.js';
@@ -95,7 +95,7 @@ export async function collectStatus(
     const store = await ks.openSecretStore({ env });
     keychain.available = true;
     keychain.kind = store.kind;
-    accounts.push(...(await collectAccounts(env, wiring.provider === 'local' ? undefined : wiring.provider)));
+    accounts.push(...(await collectAccounts(env, wiring.provider)));
     for (const { secret } of await store.list('resume:')) {
       try {
         const r = JSON.parse(secret) as ResumeRecord;
@@ -116,9 +116,7 @@ export async function collectStatus(
   } catch (e) {
     keychain.detail = (e as Error).message;
   }
-  const partials = repo
-    ? await collectPartials(repo.top, wiring.provider === 'local' ? wiring.root : undefined, now)
-    : [];
+  const partials = repo ? await collectPartials(repo.top, wiring, env, now) : [];
   const store = await checkStore(wiring, repo?.top, env);
   const install = await installed(env);
   const ok =
@@ -271,42 +269,35 @@ async function collectWiring(top: string | undefined, cwd?: string): Promise<Sta
   return w;
 }
 
-async function collectPartials(top: string, localRoot: string | undefined, now: number): Promise<PartialInfo[]> {
+async function collectPartials(
+  top: string,
+  wiring: StatusInfo['wiring'],
+  env: NodeJS.ProcessEnv,
+  now: number,
+): Promise<PartialInfo[]> {
   const out: PartialInfo[] = [];
+  const add = (
+    kind: PartialInfo['kind'],
+    p: { oid: string; bytesDone: number; total?: number; mtimeMs: number },
+    where: string,
+  ) => {
+    const ageMs = now - p.mtimeMs;
+    out.push({ oid: p.oid, kind, bytesDone: p.bytesDone, total: p.total, ageMs, stale: ageMs > STALE_MS, where });
+  };
   try {
     const { incomplete } = await findLfsPaths(top);
-    for (const name of await readdir(incomplete).catch(() => [] as string[])) {
-      const m = /^([0-9a-f]{64})\.part$/.exec(name);
-      if (!m) continue;
-      const st = await stat(join(incomplete, name));
-      let total: number | undefined;
-      try {
-        total = JSON.parse(await readFile(join(incomplete, `${m[1]}.state`), 'utf8')).size;
-      } catch {
-        // no sidecar: total unknown
-      }
-      const ageMs = now - st.mtimeMs;
-      out.push({
-        oid: m[1],
-        kind: 'download',
-        bytesDone: st.size,
-        total,
-        ageMs,
-        stale: ageMs > STALE_MS,
-        where: incomplete,
-      });
-    }
+    for (const p of await pendingDownloads(incomplete)) add('download', p, incomplete);
   } catch {
     // no LFS dir yet
   }
-  if (localRoot) {
-    const dir = join(localRoot, '.lfs-bridge-incoming');
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const m = /^([0-9a-f]{64})\..*\.part$/.exec(name);
-      if (!m) continue;
-      const st = await stat(join(dir, name));
-      const ageMs = now - st.mtimeMs;
-      out.push({ oid: m[1], kind: 'upload', bytesDone: st.size, ageMs, stale: ageMs > STALE_MS, where: dir });
+  if (wiring.provider && !wiring.configError) {
+    try {
+      const config = await loadConfig(top);
+      const mod = await loadProviderModule(config.provider);
+      for (const p of (await mod.pending?.({ config, env, cwd: top, log: createLogger('status', env) })) ?? [])
+        add('upload', p, p.where);
+    } catch {
+      // the store's own check reports what is wrong with it
     }
   }
   return out;

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { openSecretStore, resetSecretStore, type SecretStore } from '../../src/keychain/index.js';
+import '../../src/providers/index.js'; // the registry gives src/oauth its specs, as in the CLI and the agent
 import { forgetCachedTokens, getAccessToken } from '../../src/oauth/index.js';
 import { type FakeDropbox, startFakeDropbox } from '../fakes/dropbox/server.js';
 import { requireThrowawayKeyring } from '../helpers/keyring-guard.js';

@@ -69,7 +69,7 @@ const clientIdHelp = (redirectUri = `http://127.0.0.1:${DEFAULT_REDIRECT_PORT}${
     'The app key is not a secret; no app secret is needed (PKCE).',
   ].join('\n');
 
-export const dropboxOAuth: OAuthSpec = {
+export const oauthSpec: OAuthSpec = {
   provider: 'dropbox',
   title: 'Dropbox',
   authorizeUrl: 'https://www.dropbox.com/oauth2/authorize',

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { BridgeError, notFound, transient } from '../../errors.js';
 import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } from '../../http/index.js';
 import { maskInLogs } from '../../log.js';
-import { objectKey } from '../index.js';
+import { objectKey } from '../layout.js';
 import type { Provider, ReadTarget, RemoteObject, UploadSession } from '../types.js';
 import {
   type ApiErrorBody,
@@ -16,8 +16,8 @@ import {
   rootHeader,
   type TemporaryLink,
 } from './api.js';
+import { caps } from './caps.js';
 import { classify, DropboxError } from './errors.js';
-import { caps } from './index.js';
 
 const API = 'https://api.dropboxapi.com';
 const CONTENT = 'https://content.dropboxapi.com';

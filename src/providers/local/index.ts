@@ -14,6 +14,7 @@ import { createHash, type Hash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   createWriteStream,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -22,18 +23,19 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BridgeError, configError, notFound, toBridgeError } from '../../errors.js';
 import { fsReason, sizeOf } from '../../fsutil.js';
-import { objectKey } from '../index.js';
+import { objectKey } from '../layout.js';
 import type {
   Capabilities,
   ChunkResult,
+  PendingUpload,
   Provider,
   ProviderContext,
   ProviderModule,
@@ -392,6 +394,37 @@ const local: ProviderModule = {
     const root = rootOf(ctx);
     await checkRoot(root);
     return new LocalProvider(root);
+  },
+  /** A relative folder is resolved against the work tree's top; a missing one is created if its parent exists. */
+  async resolveRoot(given, o) {
+    const root = isAbsolute(given) || !o.top ? resolve(given) : resolve(o.top, given);
+    const notes: string[] = [];
+    try {
+      if (!(await stat(root)).isDirectory()) throw configError(`${root} exists and is not a folder`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (!existsSync(dirname(root))) {
+        throw configError(`neither ${root} nor its parent exists: is the disk or share mounted?`);
+      }
+      await mkdir(root);
+      notes.push(`created the store folder ${root}`);
+    }
+    if (o.top && (root.startsWith(`${o.top}/`) || root === o.top)) {
+      notes.push('the store is inside the work tree: add it to .gitignore, or git will see the objects');
+    }
+    return { root, notes };
+  },
+  /** Uploads that stopped part-way: their partials in the store's incoming folder. */
+  async pending(ctx) {
+    const dir = join(rootOf(ctx), INCOMING);
+    const out: PendingUpload[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const m = /^([0-9a-f]{64})\..*\.part$/.exec(name);
+      if (!m) continue;
+      const st = await stat(join(dir, name)).catch(() => null);
+      if (st) out.push({ oid: m[1], bytesDone: st.size, mtimeMs: st.mtimeMs, where: dir });
+    }
+    return out;
   },
 };
 export default local;

@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_DOWNLOAD_STREAMS, isProviderName, loadConfig, parseConfig } from '../../../src/config/index.js';
+import { DEFAULT_DOWNLOAD_STREAMS, loadConfig, parseConfig } from '../../../src/config/index.js';
 import { BridgeError } from '../../../src/errors.js';
+import { isProviderName } from '../../../src/providers/index.js';
 
 const cfg = (o: Record<string, string>) => new Map(Object.entries(o));
 const base = { 'lfs-bridge.provider': 'local', 'lfs-bridge.root': '/srv/lfs' };
@@ -54,7 +55,11 @@ describe('config', () => {
     it('an unknown provider lists the known ones', () => {
       assert.throws(
         () => parseConfig(cfg({ ...base, 'lfs-bridge.provider': 'ftp' })),
-        configErr(/unknown provider "ftp".*local, dropbox, gdrive, onedrive/),
+        configErr(/unknown provider "ftp".*local, dropbox/),
+      );
+      assert.throws(
+        () => parseConfig(cfg({ ...base, 'lfs-bridge.provider': 'gdrive' })),
+        configErr(/the gdrive provider in lfs-bridge.provider is not in this build.*local, dropbox/),
       );
     });
 

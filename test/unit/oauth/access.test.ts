@@ -22,7 +22,7 @@ import {
   selectAccount,
   type TokenRecord,
 } from '../../../src/oauth/index.js';
-import { dropboxOAuth } from '../../../src/providers/dropbox/auth.js';
+import { oauthSpec as dropboxOAuth } from '../../../src/providers/dropbox/auth.js';
 import { requireThrowawayKeyring } from '../../helpers/keyring-guard.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -96,6 +96,7 @@ function record(over: Partial<TokenRecord> = {}): TokenRecord {
 /** Runs getAccessToken('dropbox') in a fresh Node process (tsx), resolving with its JSON answer. */
 function child(env: NodeJS.ProcessEnv): Promise<{ token?: string; account?: string; error?: string }> {
   const code = `
+    import ${JSON.stringify(join(ROOT, 'src/providers/index.ts'))}; // the registry gives src/oauth its specs, as in the agent
     import { getAccessToken } from ${JSON.stringify(join(ROOT, 'src/oauth/index.ts'))};
     try {
       const r = await getAccessToken('dropbox', { env: process.env });

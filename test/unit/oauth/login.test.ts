@@ -323,7 +323,7 @@ describe('oauth/login', () => {
   });
 
   it('Dropbox authorize URL: token_access_type=offline, PKCE, rebased on LFS_BRIDGE_DROPBOX_ENDPOINT', async () => {
-    const { dropboxOAuth } = await import('../../../src/providers/dropbox/auth.js');
+    const { oauthSpec: dropboxOAuth } = await import('../../../src/providers/dropbox/auth.js');
     const u = new URL(
       authorizeUrl(dropboxOAuth, {
         env: { LFS_BRIDGE_DROPBOX_ENDPOINT: 'http://127.0.0.1:9' },
