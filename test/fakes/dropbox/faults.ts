@@ -12,6 +12,8 @@ export type FaultAction =
   | { kind: 'delay'; ms: number }
   /** Do the operation, then destroy the socket without answering (a lost reply). */
   | { kind: 'commit-then-drop' }
+  /** Download routes: answer a Range request with the whole body and a 200, as some servers and proxies do. */
+  | { kind: 'ignore-range' }
   /**
    * Flip byte `byteIndex` of the response body (counted from the first byte sent, i.e. within a range), or of
    * the request body on upload routes (stored and hashed as if the client had sent it).
@@ -38,7 +40,7 @@ interface Pending {
   action: FaultAction;
 }
 
-const KINDS = ['status', 'reset', 'delay', 'commit-then-drop', 'corrupt'];
+const KINDS = ['status', 'reset', 'delay', 'commit-then-drop', 'ignore-range', 'corrupt'];
 
 /** Queue of scripted faults; the first pending one matching a request is used. */
 export class FaultController {

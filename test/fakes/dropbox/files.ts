@@ -150,7 +150,7 @@ export async function serveEntry(s: State, c: Ctx, e: FileEntry, apiResult: bool
     throw pathError('not_found'); // overwritten or removed since the lookup
   }
   try {
-    const range = parseRange(c.req.headers.range, e.size);
+    const range = c.fault?.kind === 'ignore-range' ? undefined : parseRange(c.req.headers.range, e.size);
     const headers: Record<string, string | number> = { 'Content-Type': 'application/octet-stream' };
     if (apiResult) headers['Dropbox-API-Result'] = asciiJson(fileMetadata(e, false));
     if (c.fault?.kind === 'commit-then-drop') {
