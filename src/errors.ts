@@ -9,7 +9,6 @@ export type ErrorKind =
   | 'Forbidden'
   | 'RateLimited'
   | 'Transient' // 5xx, reset, stall: a retry may help
-  | 'Stalled'
   | 'Conflict'
   | 'Quota'
   | 'Corrupt' // hash or size mismatch
@@ -27,7 +26,6 @@ export const wireCode: Record<ErrorKind, number> = {
   Corrupt: 422,
   RateLimited: 429,
   Transient: 503,
-  Stalled: 504,
   Config: 400,
   Unexpected: 500,
 };

@@ -33,9 +33,9 @@ interface Segment {
   busy?: boolean;
 }
 
+/** The sidecar. (Sidecars of older versions also carry a `segment` size, never read: ignored.) */
 interface State {
   size: number;
-  segment: number;
   segments: Segment[];
 }
 
@@ -186,7 +186,6 @@ export async function fetchSegments(o: SegmentOptions): Promise<void> {
         .then(async () => {
           const st: State = {
             size,
-            segment: segs[0] ? segs[0].end - segs[0].start : SEGMENT,
             segments: segs.map(({ start, end, done }) => ({ start, end, done })),
           };
           await saveRecord(o.statePath, JSON.stringify(st));

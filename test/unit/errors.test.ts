@@ -27,7 +27,6 @@ describe('errors', () => {
       Corrupt: 422,
       RateLimited: 429,
       Transient: 503,
-      Stalled: 504,
       Config: 400,
       Unexpected: 500,
     };
