@@ -8,8 +8,7 @@
  * is still read for adoption, for teams that put the keys there by hand.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ProviderName, parseConfig } from '../config/index.js';
 import { parseSentinel, readSentinel, sentinelUrl } from '../config/sentinel.js';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BridgeError, notFound, transient } from '../../errors.js';
-import { endpointFor, type HttpResponse, header, http, rangeGet, rebase, text } from '../../http/index.js';
+import { endpointFor, type HttpResponse, header, http, rebase, text } from '../../http/index.js';
 import { maskInLogs } from '../../log.js';
 import { objectKey } from '../layout.js';
 import type { Provider, ReadTarget, RemoteObject, UploadSession } from '../types.js';
