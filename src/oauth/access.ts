@@ -15,8 +15,9 @@ import { stateDir } from '../keychain/index.js';
 import { waitLock } from '../lib/lock.js';
 import { createLogger, maskInLogs } from '../log.js';
 import { accountsIn, chooseAccount, openStore, providerTitle, readToken, writeToken } from './accounts.js';
+import { refreshGrant } from './grants.js';
 import { envName, type OAuthProvider, specFor } from './spec.js';
-import { refreshGrant, type TokenSet } from './tokens.js';
+import type { TokenSet } from './tokens.js';
 
 /** An access token with less than this left is refreshed first: a transfer started on it should finish on it. */
 export const FRESH_MS = 5 * 60_000;

@@ -1,13 +1,15 @@
 /**
  * The device authorization grant (RFC 8628) for machines without a browser: show a URL and a short code, poll
- * the token endpoint until the user approves elsewhere. Google answers `verification_url` (not RFC 8628's
- * `verification_uri`) and varies the HTTP status of its polling errors: we accept both names and key on `error`.
+ * the token endpoint until the user approves elsewhere (the calls: grants.ts). Polling keys on `error`, whatever
+ * the status (Google varies it), and outlives a network failure: only the code's expiry ends it.
  */
 
-import { authError, BridgeError, configError } from '../errors.js';
+import { authError, configError, toBridgeError } from '../errors.js';
+import { backoffMs } from '../lib/backoff.js';
 import { sleep as realSleep, type SleepFn } from '../lib/sleep.js';
+import { deviceAuthorization, deviceTokens } from './grants.js';
 import type { OAuthSpec } from './spec.js';
-import { asTokenResponse, clientFields, OAuthError, postForm, type TokenResponse } from './tokens.js';
+import { clientFields, OAuthError, type TokenResponse } from './tokens.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -32,14 +34,9 @@ export async function deviceFlow(spec: OAuthSpec, o: DeviceOptions): Promise<Tok
   }
   const sleep = o.sleep ?? realSleep;
   const now = o.now ?? Date.now;
-  const client = clientFields(spec, o.clientId, o.clientSecret);
-  const start = await postForm(
-    spec,
-    spec.deviceCodeUrl,
-    { client_id: o.clientId, scope: spec.scopes.join(' ') },
-    o.env,
-    'device authorization',
-  ).catch((e) => {
+  clientFields(spec, o.clientId, o.clientSecret); // a missing client secret fails here, with the fix
+  const client = { clientId: o.clientId, clientSecret: o.clientSecret };
+  const start = await deviceAuthorization(spec, o.env, client).catch((e) => {
     if (e instanceof OAuthError && (e.error === 'invalid_client' || e.error === 'unauthorized_client')) {
       throw configError(
         `[${spec.provider}] this client id cannot use the device flow (${e.description ?? e.error}): it needs a client registered for devices`,
@@ -47,32 +44,30 @@ export async function deviceFlow(spec: OAuthSpec, o: DeviceOptions): Promise<Tok
     }
     throw e;
   });
-  const deviceCode = start.device_code;
-  const userCode = start.user_code;
-  const url = start.verification_uri ?? start.verification_url;
-  if (typeof deviceCode !== 'string' || typeof userCode !== 'string' || typeof url !== 'string') {
-    throw new BridgeError('Unexpected', false, `[${spec.provider}] device authorization answer is incomplete`);
-  }
-  const expiresInSec = Number(start.expires_in) > 0 ? Number(start.expires_in) : 900;
+  const url = start.verification_uri;
+  const expiresInSec = start.expires_in > 0 ? start.expires_in : 900;
   let intervalS = Number(start.interval) > 0 ? Number(start.interval) : DEFAULT_INTERVAL_S;
-  const complete = start.verification_uri_complete ?? start.verification_url_complete;
-  o.prompt({ url, userCode, completeUrl: typeof complete === 'string' ? complete : undefined, expiresInSec });
+  const complete = start.verification_uri_complete;
+  o.prompt({ url, userCode: start.user_code, completeUrl: complete, expiresInSec });
 
   const deadline = now() + expiresInSec * 1000;
+  let failures = 0;
   for (;;) {
-    await sleep(intervalS * 1000);
+    await sleep(intervalS * 1000 + (failures ? backoffMs(failures) : 0));
     if (now() > deadline) break;
     try {
-      const json = await postForm(
-        spec,
-        spec.tokenUrl,
-        { grant_type: DEVICE_GRANT, device_code: deviceCode, ...client },
-        o.env,
-        'device login',
-      );
-      return asTokenResponse(spec, json, 'device login');
+      return await deviceTokens(spec, o.env, client, start.device_code);
     } catch (e) {
-      if (!(e instanceof OAuthError)) throw e;
+      if (!(e instanceof OAuthError)) {
+        // The network dropped or the server failed for a moment: the user may be approving right now, so keep
+        // polling (backing off) until the code expires, rather than lose the login.
+        if (toBridgeError(e).retryable) {
+          failures++;
+          continue;
+        }
+        throw e;
+      }
+      failures = 0;
       switch (e.error) {
         case 'authorization_pending':
           continue;

@@ -13,18 +13,11 @@ import { maskInLogs } from '../log.js';
 import { forgetCachedTokens } from './access.js';
 import { type AccountInfo, checkAccountName, openStore, providerTitle, writeToken } from './accounts.js';
 import { deviceFlow } from './device.js';
+import { codeTokens } from './grants.js';
 import { startLoopback } from './loopback.js';
 import { newPkce, newState, type Pkce } from './pkce.js';
 import { envName, type OAuthProvider, type OAuthSpec, specFor, urlFor } from './spec.js';
-import {
-  asTokenResponse,
-  clientFields,
-  expiresAt,
-  OAuthError,
-  postForm,
-  type TokenResponse,
-  TokenSet,
-} from './tokens.js';
+import { clientFields, expiresAt, OAuthError, type TokenResponse, TokenSet } from './tokens.js';
 
 export const DEFAULT_LOGIN_TIMEOUT_MS = 5 * 60_000;
 
@@ -139,20 +132,13 @@ export async function exchangeCode(
 ): Promise<TokenResponse> {
   maskInLogs(o.code, o.verifier);
   try {
-    const json = await postForm(
+    clientFields(spec, o.clientId, o.clientSecret); // a missing client secret fails here, with the fix
+    return await codeTokens(
       spec,
-      spec.tokenUrl,
-      {
-        grant_type: 'authorization_code',
-        code: o.code,
-        code_verifier: o.verifier,
-        redirect_uri: o.redirectUri,
-        ...clientFields(spec, o.clientId, o.clientSecret),
-      },
       o.env,
-      'code exchange',
+      { clientId: o.clientId, clientSecret: o.clientSecret },
+      { code: o.code, verifier: o.verifier, redirectUri: o.redirectUri },
     );
-    return asTokenResponse(spec, json, 'code exchange');
   } catch (e) {
     if (e instanceof OAuthError) {
       if (e.error === 'invalid_client' || e.error === 'unauthorized_client') {
@@ -259,6 +245,7 @@ export async function login(provider: OAuthProvider, o: LoginOptions): Promise<L
         spec.redirect.kind === 'fixed-port'
           ? `free it, or pass --port N (or git config --global ${spec.redirect.portConfigKey} N) after adding http://127.0.0.1:N${spec.redirect.path} to the app's redirect URIs`
           : undefined,
+      onIgnored: (why) => io.info(why),
       timeoutHint: spec.pasteCode
         ? '--paste works without a redirect'
         : spec.deviceCodeUrl

@@ -3,12 +3,12 @@
  * the refresh token), then delete the keychain record. A revocation that fails does not keep the record: the
  * user asked to be logged out here.
  */
-import { BridgeError, configError } from '../errors.js';
-import { drain, http } from '../http/index.js';
+import { configError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { forgetCachedTokens, getAccessToken } from './access.js';
 import { accountsIn, chooseAccount, openStore, readToken, tokenKey } from './accounts.js';
-import { envName, type OAuthProvider, type OAuthSpec, specFor, urlFor } from './spec.js';
+import { revokeToken } from './grants.js';
+import { envName, type OAuthProvider, specFor } from './spec.js';
 
 export interface LogoutOptions {
   env: NodeJS.ProcessEnv;
@@ -28,22 +28,6 @@ export interface LogoutResult {
     /** Why revocation was skipped or failed. */
     note?: string;
   }[];
-}
-
-/** RFC 7009 revocation: POST form `token`. */
-async function revokeAt(spec: OAuthSpec, url: string, token: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const res = await http({
-    method: 'POST',
-    url: urlFor(spec, url, env),
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-    env,
-    signal: AbortSignal.timeout(30_000),
-  });
-  await drain(res);
-  if (res.status === 200) return true;
-  if (res.status === 400 || res.status === 401) return false; // already invalid
-  throw new BridgeError('Unexpected', false, `[${spec.provider}] revocation answered HTTP ${res.status}`);
 }
 
 export async function logout(provider: OAuthProvider, o: LogoutOptions): Promise<LogoutResult> {
@@ -77,7 +61,7 @@ export async function logout(provider: OAuthProvider, o: LogoutOptions): Promise
         const { token } = await getAccessToken(provider, { env: keychainOnly, account, insecure: o.insecure });
         entry.revoked =
           typeof spec.revoke === 'string'
-            ? await revokeAt(spec, spec.revoke, token, env)
+            ? await revokeToken(spec, env, { clientId: stored.clientId, clientSecret: stored.clientSecret }, token)
             : await spec.revoke(token, env);
         if (!entry.revoked) entry.note = 'the tokens were already invalid';
       }

@@ -23,11 +23,13 @@ export interface LoopbackOptions {
   portHint?: string;
   /** Appended to the timeout error (another way to log in). */
   timeoutHint?: string;
+  /** Told about a request that is not this login's answer (the login goes on waiting for the right one). */
+  onIgnored?(why: string): void;
 }
 
 export interface Loopback {
   port: number;
-  /** Resolves with the authorization code; rejects on a denial, a state mismatch or the timeout. */
+  /** Resolves with the authorization code; rejects on a denial or the timeout. */
   code: Promise<string>;
   close(): Promise<void>;
 }
@@ -103,16 +105,15 @@ export async function startLoopback(o: LoopbackOptions): Promise<Loopback> {
     }
     const q = url.searchParams;
     if (q.get('state') !== o.state) {
+      // A stale tab of an earlier login, or a forged request: refused, and the real answer may still come.
       await page(
         res,
         400,
-        'Login failed',
-        `This answer does not belong to the login lfs-bridge started (state mismatch). Run <code>lfs-bridge login ${esc(o.provider)}</code> again.`,
+        'Not this login',
+        'This answer does not belong to the login lfs-bridge is waiting for (its state does not match): it was ignored. Finish the login in the tab that lfs-bridge opened, or open the URL it printed.',
       );
-      finish(
-        authError(
-          `[${o.provider}] the redirect's state did not match this login (a stale browser tab, or a forged request): run lfs-bridge login ${o.provider} again`,
-        ),
+      o.onIgnored?.(
+        `[${o.provider}] ignored a redirect whose state did not match this login (a stale browser tab, or a forged request); still waiting`,
       );
       return;
     }
@@ -129,8 +130,13 @@ export async function startLoopback(o: LoopbackOptions): Promise<Loopback> {
     }
     const c = q.get('code');
     if (!c) {
-      await page(res, 400, 'Login failed', 'The redirect carried no authorization code.');
-      finish(authError(`[${o.provider}] the redirect carried no authorization code`));
+      await page(
+        res,
+        400,
+        'No code',
+        'This redirect carried no authorization code: it was ignored, the login is still waiting.',
+      );
+      o.onIgnored?.(`[${o.provider}] ignored a redirect without an authorization code; still waiting`);
       return;
     }
     // The tokens are not exchanged yet (that may still fail): the page says so, the terminal shows the outcome.

@@ -6,10 +6,9 @@
  * See docs/architecture.md "Secrets and logging", docs/providers.md "OAuth across providers".
  */
 import { inspect } from 'node:util';
-import { authError, BridgeError, configError, rateLimited, transient } from '../errors.js';
-import { http, text } from '../http/index.js';
-import { maskInLogs, redact } from '../log.js';
-import { type OAuthProvider, type OAuthSpec, urlFor } from './spec.js';
+import { authError, BridgeError, configError } from '../errors.js';
+import { maskInLogs } from '../log.js';
+import type { OAuthProvider, OAuthSpec } from './spec.js';
 
 /** The keychain record at `token:<provider>:<account>` (JSON). */
 export interface TokenRecord {
@@ -174,52 +173,6 @@ export class OAuthError extends BridgeError {
 /** Token calls: bounded, since a refresh runs under a lock other processes wait on. */
 export const TOKEN_CALL_TIMEOUT_MS = 30_000;
 
-/**
- * POSTs an `application/x-www-form-urlencoded` form and returns the JSON answer. OAuth error answers (keyed on
- * `error`, whatever the status: Google's device flow varies it) throw OAuthError; 429 and 5xx throw retryable
- * errors. `what` names the call in messages. Nothing secret reaches a message: bodies pass through redact().
- */
-export async function postForm(
-  spec: OAuthSpec,
-  url: string,
-  form: Record<string, string | undefined>,
-  env: NodeJS.ProcessEnv,
-  what: string,
-): Promise<Record<string, unknown>> {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(form)) if (v !== undefined) body.set(k, v);
-  const res = await http({
-    method: 'POST',
-    url: urlFor(spec, url, env),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: body.toString(),
-    env,
-    signal: AbortSignal.timeout(TOKEN_CALL_TIMEOUT_MS),
-  });
-  const raw = await text(res);
-  let json: Record<string, unknown> | undefined;
-  try {
-    const v = JSON.parse(raw);
-    if (v && typeof v === 'object' && !Array.isArray(v)) json = v;
-  } catch {
-    // not JSON: described below
-  }
-  const tag = `[${spec.provider}] ${what}`;
-  if (typeof json?.error === 'string') {
-    const desc = typeof json.error_description === 'string' ? json.error_description : undefined;
-    const msg = redact(`${tag} failed: ${json.error}${desc ? ` (${desc})` : ''}`);
-    if (res.status >= 500) throw transient(msg);
-    if (res.status === 429) throw rateLimited(msg);
-    throw new OAuthError(json.error, desc, res.status, msg);
-  }
-  if (res.status === 429) throw rateLimited(`${tag}: HTTP 429`);
-  if (res.status >= 500) throw transient(`${tag}: HTTP ${res.status}`);
-  if (res.status !== 200 || !json) {
-    throw new BridgeError('Unexpected', false, redact(`${tag}: HTTP ${res.status}: ${raw.slice(0, 200)}`));
-  }
-  return json;
-}
-
 /** A token-endpoint answer, checked to hold an access token; every token in it is masked in logs at once. */
 export function asTokenResponse(spec: OAuthSpec, json: Record<string, unknown>, what: string): TokenResponse {
   const r = json as unknown as TokenResponse;
@@ -246,35 +199,4 @@ export function clientFields(
     client_secret: spec.sendsClientSecret ? clientSecret : undefined,
     scope: spec.scopeOnTokenRequests ? spec.scopes.join(' ') : undefined,
   };
-}
-
-/** The refresh_token grant (RFC 6749 §6), with the error our users can act on. */
-export async function refreshGrant(spec: OAuthSpec, set: TokenSet, env: NodeJS.ProcessEnv): Promise<TokenResponse> {
-  const relogin = `run lfs-bridge login ${spec.provider}${set.email && set.account !== set.email ? ` --account ${set.account}` : ''}`;
-  if (!set.refreshToken) throw authError(`[${spec.provider}] login expired (no refresh token stored): ${relogin}`);
-  try {
-    const json = await postForm(
-      spec,
-      spec.tokenUrl,
-      {
-        grant_type: 'refresh_token',
-        refresh_token: set.refreshToken,
-        ...clientFields(spec, set.clientId, set.clientSecret),
-      },
-      env,
-      'token refresh',
-    );
-    return asTokenResponse(spec, json, 'token refresh');
-  } catch (e) {
-    if (e instanceof OAuthError) {
-      if (e.error === 'invalid_grant')
-        throw authError(`[${spec.provider}] login expired or revoked: log in again (${relogin})`);
-      if (e.error === 'invalid_client' || e.error === 'unauthorized_client') {
-        throw authError(
-          `[${spec.provider}] the app (client id ${set.clientId}) was refused: ${e.description ?? e.error}; ${relogin}`,
-        );
-      }
-    }
-    throw e;
-  }
 }

@@ -279,22 +279,29 @@ describe('e2e: login / logout dropbox (fake Dropbox, real keychain)', function (
     assert.match(flat(r.stderr), new RegExp(`http://127.0.0.1:${port}/callback`));
   });
 
-  it('a state mismatch on the loopback fails the login with a 400 page', async () => {
+  it('a redirect with a wrong state gets a 400 page and the login waits on for the right one', async () => {
     const cli = new Cli(
       ['login', 'dropbox', '--no-browser', '--client-id', 'test-app-key', '--port', String(port)],
       env,
       sb.root,
     );
-    await cli.url();
-    const page = await fetch(`http://127.0.0.1:${port}/callback?code=forged&state=not-ours`);
-    assert.equal(page.status, 400);
+    const url = new URL(await cli.url());
+    const forged = await fetch(`http://127.0.0.1:${port}/callback?code=forged&state=not-ours`);
+    assert.equal(forged.status, 400);
+    assert.match(await forged.text(), /does not belong to the login/);
+    const noCode = await fetch(`http://127.0.0.1:${port}/callback?state=${url.searchParams.get('state')}`);
+    assert.equal(noCode.status, 400);
+    const before = (await store.list('token:dropbox:')).length;
+    // The user then finishes the real login: it succeeds.
+    fake.setAuthorizeAccount('after-forgery');
+    const approve = await fetch(url, { redirect: 'manual' });
+    assert.equal((await fetch(approve.headers.get('location')!)).status, 200);
     const r = await cli.done;
-    assert.notEqual(r.code, 0);
-    assert.match(flat(r.stderr), /state did not match this login/);
-    assert.deepEqual(
-      (await store.list('token:dropbox:')).map((e) => e.account),
-      [],
-    );
+    fake.setAuthorizeAccount('default');
+    assert.equal(r.code, 0, describeRun('login', r));
+    assert.match(flat(r.stderr), /ignored a redirect whose state did not match this login/);
+    assert.equal((await store.list('token:dropbox:')).length, before + 1, 'one login stored: the real one');
+    await store.delete('token:dropbox:after-forgery@example.com'); // the tests after this one start logged out
   });
 
   it('the page only says the code was received; a failed token exchange shows in the terminal', async () => {

@@ -203,7 +203,10 @@ describe('oauth/access: getAccessToken', () => {
       if (backend === 'OS keychain') await requireThrowawayKeyring();
       let n = 0;
       srv = await tokenServer(
-        () => ({ status: 200, json: { access_token: `sl.refreshed-${++n}-xxxxxxxx`, expires_in: 14400 } }),
+        () => ({
+          status: 200,
+          json: { access_token: `sl.refreshed-${++n}-xxxxxxxx`, token_type: 'bearer', expires_in: 14400 },
+        }),
         300,
       );
       const account = `race-${randomBytes(4).toString('hex')}@example.com`;
@@ -273,7 +276,7 @@ describe('oauth/access: getAccessToken', () => {
     let n = 0;
     srv = await tokenServer(() => ({
       status: 200,
-      json: { access_token: `sl.forced-${++n}-xxxxxxxx`, expires_in: 14400 },
+      json: { access_token: `sl.forced-${++n}-xxxxxxxx`, token_type: 'bearer', expires_in: 14400 },
     }));
     const r = record({ expiresAt: Date.now() + 3600_000 });
     await seed(r);
@@ -298,7 +301,10 @@ describe('oauth/access: getAccessToken', () => {
       if (!valid.delete(rt)) return { status: 400, json: { error: 'invalid_grant', error_description: 'AADSTS70000' } };
       const next = `M.rotated-refresh-${++n}-xxxxxxxx`;
       valid.add(next);
-      return { status: 200, json: { access_token: `EwB.access-${n}-xxxxxxxx`, refresh_token: next, expires_in: 3599 } };
+      return {
+        status: 200,
+        json: { access_token: `EwB.access-${n}-xxxxxxxx`, token_type: 'Bearer', refresh_token: next, expires_in: 3599 },
+      };
     });
     const spec: OAuthSpec = {
       ...dropboxOAuth,
@@ -376,7 +382,7 @@ describe('oauth/access: getAccessToken', () => {
   it('the refresh lock lives in the state dir and is released', async () => {
     srv = await tokenServer(() => ({
       status: 200,
-      json: { access_token: 'sl.after-lock-xxxxxxxx', expires_in: 14400 },
+      json: { access_token: 'sl.after-lock-xxxxxxxx', token_type: 'bearer', expires_in: 14400 },
     }));
     await seed(record());
     await getAccessToken('dropbox', { env: { ...env, LFS_BRIDGE_DROPBOX_ENDPOINT: srv.url } });

@@ -6,7 +6,10 @@ import { DEVICE_GRANT, deviceFlow } from '../../../src/oauth/device.js';
 import type { OAuthSpec } from '../../../src/oauth/spec.js';
 
 /** A device-flow server: /device/code, then /token answering the scripted errors in turn, then tokens. */
-async function deviceServer(script: { status: number; error?: string }[], verificationKey = 'verification_url') {
+async function deviceServer(
+  script: { status: number; error?: string; reset?: boolean }[],
+  verificationKey = 'verification_url',
+) {
   const polls: URLSearchParams[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -20,7 +23,7 @@ async function deviceServer(script: { status: number; error?: string }[], verifi
         res.end(JSON.stringify(v));
       };
       if (req.url === '/device/code') {
-        assert.equal(req.headers['content-type'], 'application/x-www-form-urlencoded');
+        assert.match(req.headers['content-type'] ?? '', /^application\/x-www-form-urlencoded\b/);
         return send(200, {
           device_code: 'dev-code-123456789',
           user_code: 'ABCD-EFGH',
@@ -32,9 +35,12 @@ async function deviceServer(script: { status: number; error?: string }[], verifi
       if (req.url === '/token') {
         polls.push(form);
         const next = script.shift();
+        if (next?.reset) return req.socket.destroy(); // the network drops this poll
+        if (next && !next.error && next.status >= 500) return send(next.status, {});
         if (next?.error) return send(next.status, { error: next.error, error_description: `desc of ${next.error}` });
         return send(200, {
           access_token: 'device-access-token-1',
+          token_type: 'Bearer',
           refresh_token: 'device-refresh-1',
           expires_in: 3599,
         });
@@ -96,6 +102,33 @@ describe('oauth/device (RFC 8628)', () => {
         assert.equal(p.get('client_id'), 'tv-client');
         assert.equal(p.get('client_secret'), 'tv-secret');
       }
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('a poll lost to the network or a 5xx does not end the login: polling goes on, backing off, until approved', async () => {
+    const srv = await deviceServer([
+      { status: 428, error: 'authorization_pending' },
+      { status: 0, reset: true },
+      { status: 503 },
+      { status: 428, error: 'authorization_pending' },
+    ]);
+    const slept: number[] = [];
+    try {
+      const tokens = await deviceFlow(spec, {
+        env: { LFS_BRIDGE_GDRIVE_ENDPOINT: srv.url },
+        clientId: 'tv-client',
+        clientSecret: 'tv-secret',
+        prompt: () => {},
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+      });
+      assert.equal(tokens.access_token, 'device-access-token-1');
+      assert.equal(srv.polls.length, 5);
+      assert.equal(slept.length, 5);
+      assert.ok(slept.every((ms) => ms >= 1000));
     } finally {
       await srv.close();
     }

@@ -64,6 +64,7 @@ async function provider() {
         codes.delete(f.get('code')!);
         return json(200, {
           access_token: `access-${n}-${createHash('sha256').update(String(n)).digest('hex').slice(0, 16)}`,
+          token_type: 'bearer',
           refresh_token: `refresh-${n}-yyyyyyyyyyyy`,
           expires_in: 3600,
           scope: 'a b',

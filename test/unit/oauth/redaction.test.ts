@@ -126,7 +126,7 @@ describe('oauth: secrets stay secret', () => {
       const fresh = secret('sl.fresh');
       let calls = 0;
       const srv = await echoServer(200, () =>
-        ++calls === 1 ? JSON.stringify({ access_token: fresh, expires_in: 14400 }) : '',
+        ++calls === 1 ? JSON.stringify({ access_token: fresh, token_type: 'bearer', expires_in: 14400 }) : '',
       );
       const r = await seed(srv.url);
       try {
