@@ -36,16 +36,18 @@ describe('oauth/loopback', () => {
     await assert.rejects(get(`http://127.0.0.1:${lb.port}/callback`), 'the server is gone after the redirect');
   });
 
-  it('a state mismatch answers 400 and fails the login', async () => {
-    const lb = await startLoopback(base);
+  it('a wrong state or a missing code answers 400 and the login waits on for the right redirect', async () => {
+    const ignored: string[] = [];
+    const lb = await startLoopback({ ...base, onIgnored: (why) => ignored.push(why) });
     const r = await get(`http://127.0.0.1:${lb.port}/callback?code=abc123&state=forged`);
     assert.equal(r.status, 400);
-    assert.match(r.body, /state mismatch/);
-    await assert.rejects(lb.code, (e: BridgeError) => {
-      assert.equal(e.kind, 'Auth');
-      assert.match(e.message, /state did not match this login.*run lfs-bridge login dropbox again/);
-      return true;
-    });
+    assert.match(r.body, /its state does not match/);
+    const none = await get(`http://127.0.0.1:${lb.port}/callback?state=the-state-1234`);
+    assert.equal(none.status, 400);
+    assert.equal(ignored.length, 2);
+    assert.match(ignored[0], /state did not match this login.*still waiting/);
+    assert.equal((await get(`http://127.0.0.1:${lb.port}/callback?code=real&state=the-state-1234`)).status, 200);
+    assert.equal(await lb.code, 'real');
     await lb.close();
   });
 
